@@ -1,0 +1,19 @@
+"""Asynchronous Python HTTP for humans: requests that return futures.
+
+::
+
+    from requests_futures import FuturesSession
+
+    session = FuturesSession()
+    future = session.get("http://127.0.0.1:8000/")
+    print(future.result().status_code)
+"""
+
+from __future__ import annotations
+
+from ._future import Future
+from .sessions import FuturesSession
+
+__version__ = "2.0.0.dev0"
+
+__all__ = ["Future", "FuturesSession", "__version__"]

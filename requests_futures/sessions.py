@@ -1,0 +1,364 @@
+"""FuturesSession: a ``requests.Session`` whose requests run in an executor.
+
+::
+
+    from requests_futures.sessions import FuturesSession
+
+    with FuturesSession(max_workers=8) as session:
+        futures = [session.get(url) for url in urls]
+        for future in futures:
+            print(future.result().status_code)
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Executor, ThreadPoolExecutor, wait
+from typing import TYPE_CHECKING, Any
+
+from requests import Request, Session
+from requests.adapters import DEFAULT_POOLBLOCK, DEFAULT_POOLSIZE, HTTPAdapter
+from urllib3.util import Timeout as _Urllib3Timeout
+
+from ._batch import map_requests
+from ._future import Future, adopt
+
+if TYPE_CHECKING:  # pragma: no cover
+    from requests.models import PreparedRequest, Response
+
+__all__ = ["FuturesSession"]
+
+BackgroundCallback = Callable[["FuturesSession", "Response"], Any]
+
+#: Keys accepted in ``adapter_kwargs``: the ones ``HTTPAdapter`` takes.
+ADAPTER_KWARGS = frozenset({"pool_connections", "pool_maxsize", "pool_block", "max_retries"})
+
+# Which FuturesSession, if any, the current thread is running a request for.
+# requests calls ``self.send`` from inside ``Session.request`` and while it
+# follows redirects; in the worker that call must stay synchronous.
+_worker_state = threading.local()
+
+
+def _run(
+    owner: FuturesSession,
+    target: Session | None,
+    verb: str,
+    callback: BackgroundCallback | None,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    """Do one request in a worker: the function every submitted task runs."""
+    previous = getattr(_worker_state, "owner", None)
+    _worker_state.owner = owner
+    try:
+        if target is None:
+            response = getattr(Session, verb)(owner, *args, **kwargs)
+        else:
+            response = getattr(target, verb)(*args, **kwargs)
+    finally:
+        _worker_state.owner = previous
+    if callback is not None:
+        result = callback(owner, response)
+        if result is not None:
+            return result
+    return response
+
+
+def _positive_int(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}: {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}")
+    return value
+
+
+def _check_timeout(timeout: object) -> None:
+    """Raise at construction for a timeout that requests would refuse later."""
+    if timeout is None:
+        return
+    try:
+        if isinstance(timeout, tuple):
+            connect, read = timeout
+            _Urllib3Timeout(connect=connect, read=read)
+        else:
+            _Urllib3Timeout(total=timeout)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(
+            f"timeout must be None, a positive number of seconds or a "
+            f"(connect, read) tuple of them; got {timeout!r}"
+        ) from None
+
+
+def _worker_count(executor: Executor) -> int | None:
+    """How many requests ``executor`` can run at once in this process, if known."""
+    if isinstance(executor, ThreadPoolExecutor):
+        count = getattr(executor, "_max_workers", None)
+        if isinstance(count, int):
+            return count
+    return None
+
+
+def _configure_adapters(session: Session, workers: int | None, options: Mapping[str, Any]) -> None:
+    """Size the pools of ``session``'s HTTP adapters for ``workers`` threads.
+
+    Adapters stay the objects they are (custom subclasses keep their
+    behaviour); only their pool manager is rebuilt when its size changes.
+    """
+    unknown = set(options) - ADAPTER_KWARGS
+    if unknown:
+        raise TypeError(
+            f"adapter_kwargs accepts {sorted(ADAPTER_KWARGS)}; got unknown {sorted(unknown)}"
+        )
+    for adapter in {id(a): a for a in session.adapters.values()}.values():
+        if not isinstance(adapter, HTTPAdapter):
+            continue
+        current = (
+            getattr(adapter, "_pool_connections", DEFAULT_POOLSIZE),
+            getattr(adapter, "_pool_maxsize", DEFAULT_POOLSIZE),
+            getattr(adapter, "_pool_block", DEFAULT_POOLBLOCK),
+        )
+        connections, maxsize, block = current
+        if workers is not None:
+            connections = max(connections, workers)
+            maxsize = max(maxsize, workers)
+        connections = options.get("pool_connections", connections)
+        maxsize = options.get("pool_maxsize", maxsize)
+        block = options.get("pool_block", block)
+        if "max_retries" in options:
+            adapter.max_retries = HTTPAdapter(max_retries=options["max_retries"]).max_retries
+        if (connections, maxsize, block) != current:
+            adapter.poolmanager.clear()
+            adapter.init_poolmanager(connections, maxsize, block=block)
+
+
+def _accepted_keywords(request: Callable[..., Any]) -> tuple[frozenset[str] | None, int | None]:
+    """The keyword names and positional count ``request`` takes (None: any)."""
+    params = list(inspect.signature(request).parameters.values())
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None, None
+    names = frozenset(p.name for p in params if p.kind is not p.VAR_POSITIONAL)
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return names, None
+    return names, sum(p.kind is not p.KEYWORD_ONLY for p in params)
+
+
+class FuturesSession(Session):
+    """A :class:`requests.Session` whose requests return futures.
+
+    Every verb (``get``, ``post``, …), :meth:`request` and :meth:`send` hands
+    the real call to an executor and returns a :class:`~requests_futures.Future`
+    at once.  ``future.result()`` gives the :class:`requests.Response` or raises
+    the exception ``requests`` raised.  The session's own settings (headers,
+    auth, cookies, hooks, mounted adapters) apply as they do on any session.
+
+    :param executor: the :class:`concurrent.futures.Executor` to run requests
+        in.  It is used as is and never shut down by the session.  When
+        omitted, the session creates (and on :meth:`close` shuts down) a
+        :class:`~concurrent.futures.ThreadPoolExecutor` of ``max_workers``.
+    :param max_workers: size of the session's own thread pool (default 2);
+        ignored when ``executor`` is given.
+    :param session: an existing :class:`requests.Session` to make the calls
+        through, with its headers, auth, cookies, adapters and hooks.  It is
+        never closed by this session.
+    :param adapter_kwargs: ``pool_connections``, ``pool_maxsize``,
+        ``pool_block`` and ``max_retries`` for the HTTP adapters that serve the
+        requests (those of ``session`` when given).  By default the pools are
+        grown to hold one connection per worker thread.
+    :param timeout: default ``timeout`` for every request that does not pass
+        its own (``requests`` has none: a server that never answers would hold
+        a worker forever).  Seconds, or a ``(connect, read)`` tuple.
+    :raises TypeError, ValueError: for a bad ``max_workers``, ``timeout`` or
+        ``adapter_kwargs``.
+    """
+
+    def __init__(
+        self,
+        executor: Executor | None = None,
+        max_workers: int = 2,
+        session: Session | None = None,
+        adapter_kwargs: Mapping[str, Any] | None = None,
+        *args: Any,
+        timeout: float | tuple[float | None, float | None] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        if executor is None:
+            _positive_int(max_workers, "max_workers")
+        elif not isinstance(executor, Executor):
+            raise TypeError(
+                f"executor must be a concurrent.futures.Executor, got {type(executor).__name__}"
+            )
+        if session is not None and not isinstance(session, Session):
+            raise TypeError(f"session must be a requests.Session, got {type(session).__name__}")
+        _check_timeout(timeout)
+        self._owns_executor = executor is None
+        self.executor: Executor = executor or ThreadPoolExecutor(
+            max_workers=max_workers, thread_name_prefix="requests-futures"
+        )
+        self.session = session
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        self._closed = False
+        self._pending: set[Future[Any]] = set()
+        workers = _worker_count(self.executor)
+        if workers is not None and workers <= DEFAULT_POOLSIZE:
+            workers = None
+        _configure_adapters(session or self, workers, adapter_kwargs or {})
+        target = session.request if session is not None else super().request
+        self._request_keywords, self._request_positionals = _accepted_keywords(target)
+
+    def _submit(
+        self,
+        verb: str,
+        callback: BackgroundCallback | None,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Future[Any]:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("this FuturesSession is closed; create a new one")
+            future = adopt(
+                self.executor.submit(_run, self, self.session, verb, callback, args, kwargs)
+            )
+            self._pending.add(future)  # type: ignore[arg-type]
+        future.add_done_callback(self._pending.discard)
+        return future  # type: ignore[return-value]
+
+    def request(  # type: ignore[override]
+        self,
+        *args: Any,
+        background_callback: BackgroundCallback | None = None,
+        **kwargs: Any,
+    ) -> Future[Response]:
+        """Submit a request; return a future of its :class:`~requests.Response`.
+
+        Takes the arguments of :meth:`requests.Session.request`, plus:
+
+        :param background_callback: ``callback(session, response)``, called in
+            the worker once the response is in and before the future resolves.
+            If it returns something other than ``None``, that becomes the
+            future's result.  If it raises, ``result()`` raises that error.
+        :raises TypeError: for a non-callable ``background_callback`` or an
+            argument ``requests`` does not take.
+        :raises RuntimeError: if the session is closed.
+        """
+        if background_callback is not None and not callable(background_callback):
+            raise TypeError(
+                "background_callback must be callable as callback(session, response), "
+                f"got {type(background_callback).__name__}"
+            )
+        keywords = self._request_keywords
+        if keywords is not None and not keywords.issuperset(kwargs):
+            unknown = ", ".join(sorted(set(kwargs) - keywords))
+            raise TypeError(f"request() got unexpected keyword argument(s): {unknown}")
+        if self._request_positionals is not None and len(args) > self._request_positionals:
+            raise TypeError(
+                f"request() takes at most {self._request_positionals} positional arguments "
+                f"({len(args)} given)"
+            )
+        # ``timeout`` is request()'s ninth parameter, after method and url.
+        if self.timeout is not None and "timeout" not in kwargs and len(args) < 9:
+            kwargs["timeout"] = self.timeout
+        return self._submit("request", background_callback, args, kwargs)
+
+    def send(self, request: PreparedRequest, **kwargs: Any) -> Future[Response]:  # type: ignore[override]
+        """Submit a prepared request; return a future of its response.
+
+        Takes the arguments of :meth:`requests.Session.send`, plus
+        ``background_callback`` as :meth:`request` does.  The session's
+        default ``timeout`` applies here too.
+
+        .. versionadded:: 2.0
+        """
+        if getattr(_worker_state, "owner", None) is self:
+            # requests itself, in our worker (Session.request, redirects).
+            return super().send(request, **kwargs)  # type: ignore[return-value]
+        callback = kwargs.pop("background_callback", None)
+        if callback is not None and not callable(callback):
+            raise TypeError(f"background_callback must be callable, got {type(callback).__name__}")
+        if self.timeout is not None:
+            kwargs.setdefault("timeout", self.timeout)
+        return self._submit("send", callback, (request,), kwargs)
+
+    def get(self, url: str | bytes, **kwargs: Any) -> Future[Response]:  # type: ignore[override]
+        """Submit a GET request.  Takes :meth:`request`'s keyword arguments."""
+        kwargs.setdefault("allow_redirects", True)
+        return self.request("GET", url, **kwargs)
+
+    def options(self, url: str | bytes, **kwargs: Any) -> Future[Response]:  # type: ignore[override]
+        """Submit an OPTIONS request.  Takes :meth:`request`'s keyword arguments."""
+        kwargs.setdefault("allow_redirects", True)
+        return self.request("OPTIONS", url, **kwargs)
+
+    def head(self, url: str | bytes, **kwargs: Any) -> Future[Response]:  # type: ignore[override]
+        """Submit a HEAD request (redirects not followed unless asked)."""
+        kwargs.setdefault("allow_redirects", False)
+        return self.request("HEAD", url, **kwargs)
+
+    def post(  # type: ignore[override]
+        self, url: str | bytes, data: Any = None, json: Any = None, **kwargs: Any
+    ) -> Future[Response]:
+        """Submit a POST request with a ``data`` or ``json`` body."""
+        return self.request("POST", url, data=data, json=json, **kwargs)
+
+    def put(self, url: str | bytes, data: Any = None, **kwargs: Any) -> Future[Response]:  # type: ignore[override]
+        """Submit a PUT request."""
+        return self.request("PUT", url, data=data, **kwargs)
+
+    def patch(self, url: str | bytes, data: Any = None, **kwargs: Any) -> Future[Response]:  # type: ignore[override]
+        """Submit a PATCH request."""
+        return self.request("PATCH", url, data=data, **kwargs)
+
+    def delete(self, url: str | bytes, **kwargs: Any) -> Future[Response]:  # type: ignore[override]
+        """Submit a DELETE request."""
+        return self.request("DELETE", url, **kwargs)
+
+    def map(
+        self,
+        items: Iterable[str | bytes | Request | Mapping[str, Any]],
+        *,
+        window: int | None = None,
+        ordered: bool = True,
+    ) -> Iterator[tuple[Any, Future[Response]]]:
+        """Run many requests, at most ``window`` at a time; yield each one done.
+
+        Items are pulled from ``items`` (any iterable, lazy or endless) only as
+        room frees up, so memory stays flat however many there are.  Each item
+        is a URL (fetched with GET), a :class:`requests.Request`, or a mapping
+        of :meth:`request` keyword arguments (``method`` defaults to GET).
+
+        Yields ``(item, future)`` pairs whose future is already done: in input
+        order when ``ordered`` is true, in completion order otherwise.  A failed
+        request does not stop the others: its future holds the exception, and
+        so does the future of an item that is not a valid request.  Closing
+        the iterator early (``break``) cancels the requests not yet started.
+
+        :param window: most requests submitted and not yet yielded; default
+            twice the executor's worker count, or 32 when that is unknown.
+        :param ordered: yield in input order (default) or as they finish.
+        :raises TypeError, ValueError: for a bad ``window``, at the call.
+        :raises RuntimeError: if the session is closed, at the call.
+
+        .. versionadded:: 2.0
+        """
+        return map_requests(self, items, window=window, ordered=ordered)
+
+    def close(self) -> None:
+        """Cancel queued requests, wait for running ones, release resources.
+
+        The session's own executor is shut down and its connections closed.
+        A supplied executor and a supplied session are left running.  Calling
+        it again does nothing; submitting afterwards raises ``RuntimeError``.
+        """
+        with self._lock:
+            self._closed = True
+            pending = list(self._pending)
+        for future in pending:
+            future.cancel()
+        if self._owns_executor:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+        else:
+            wait([f for f in pending if not f.cancelled()])
+        super().close()

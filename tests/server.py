@@ -1,0 +1,169 @@
+"""A small threaded HTTP/1.1 server on 127.0.0.1 for tests, with counters.
+
+Routes (GET, POST, PUT, PATCH, DELETE, OPTIONS and HEAD all dispatch here):
+
+- ``/echo``: JSON of the method, path, query, headers and body received.
+- ``/delay?ms=N``: waits N milliseconds (a simulated slow server), then echoes.
+- ``/status/N``: answers with status N.
+- ``/redirect/N``: redirects N times, then lands on ``/echo``.
+- ``/redirect-to?url=U``: one 302 to U.
+- ``/hold/NAME``: answers only once the test calls ``server.release(NAME)``.
+- ``/cookies/set?k=v``: sets cookie k=v; ``/cookies``: echoes the cookies sent.
+- ``/bytes?n=N``: N bytes of body.
+
+The counters (connections accepted, requests, most requests in flight at once)
+prove pooling and concurrency; ``reset()`` zeroes them between tests.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+MAX_HOLD = 30.0  # seconds a /hold request waits at most, so nothing hangs
+
+
+class Counters:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.connections = 0
+            self.requests = 0
+            self.in_flight = 0
+            self.max_in_flight = 0
+            self.paths: list[str] = []
+
+    def enter(self, path: str) -> None:
+        with self.lock:
+            self.requests += 1
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self.paths.append(path)
+
+    def leave(self) -> None:
+        with self.lock:
+            self.in_flight -= 1
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: LoopbackServer
+
+    def setup(self) -> None:
+        with self.server.counters.lock:
+            self.server.counters.connections += 1
+        super().setup()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _echo(self, body: bytes, extra: dict[str, Any] | None = None) -> None:
+        split = urlsplit(self.path)
+        data = {
+            "method": self.command,
+            "path": split.path,
+            "query": parse_qs(split.query),
+            "headers": dict(self.headers.items()),
+            "body": body.decode("latin-1"),
+            "thread": threading.get_ident(),
+            **(extra or {}),
+        }
+        self._send(200, json.dumps(data).encode(), {"Content-Type": "application/json"})
+
+    def _dispatch(self) -> None:
+        split = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(split.query).items()}
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        parts = split.path.strip("/").split("/")
+        counters = self.server.counters
+        counters.enter(split.path)
+        try:
+            route = parts[0]
+            if route == "delay":
+                time.sleep(int(query.get("ms", "0")) / 1000)
+                self._echo(body)
+            elif route == "status":
+                self._send(int(parts[1]), b"status")
+            elif route == "redirect":
+                left = int(parts[1])
+                target = f"/redirect/{left - 1}" if left > 1 else "/echo"
+                self._send(302, b"", {"Location": target})
+            elif route == "redirect-to":
+                self._send(302, b"", {"Location": query["url"]})
+            elif route == "hold":
+                self.server.event(parts[1]).wait(MAX_HOLD)
+                self._echo(body)
+            elif route == "cookies" and len(parts) > 1 and parts[1] == "set":
+                headers = {"Set-Cookie": "; ".join(f"{k}={v}" for k, v in query.items())}
+                self._send(200, b"set", headers)
+            elif route == "cookies":
+                self._echo(body, {"cookies": self.headers.get("Cookie", "")})
+            elif route == "bytes":
+                self._send(200, b"x" * int(query.get("n", "0")))
+            else:
+                self._echo(body)
+        finally:
+            counters.leave()
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _dispatch
+
+
+class LoopbackServer(ThreadingHTTPServer):
+    """``ThreadingHTTPServer`` on 127.0.0.1 with counters and named events."""
+
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = 1024
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.counters = Counters()
+        self._events: dict[str, threading.Event] = {}
+        self._events_lock = threading.Lock()
+        self._thread = threading.Thread(target=self.serve_forever, name="test-server", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def event(self, name: str) -> threading.Event:
+        with self._events_lock:
+            return self._events.setdefault(name, threading.Event())
+
+    def release(self, name: str) -> None:
+        self.event(name).set()
+
+    def reset(self) -> None:
+        self.counters.reset()
+        with self._events_lock:
+            for event in self._events.values():
+                event.set()  # free any request a failed test left waiting
+            self._events.clear()
+
+    def start(self) -> LoopbackServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.reset()
+        self.shutdown()
+        self.server_close()
+        self._thread.join(5)

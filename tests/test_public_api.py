@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import concurrent.futures
+
+import requests
+
+import requests_futures
+from requests_futures import FuturesSession
+from requests_futures.sessions import FuturesSession as ClassicFuturesSession
+
+
+def test_all_is_exactly_the_public_surface() -> None:
+    assert sorted(requests_futures.__all__) == ["Future", "FuturesSession", "__version__"]
+
+
+def test_classic_and_new_import_paths_are_the_same_class() -> None:
+    assert ClassicFuturesSession is FuturesSession
+    assert issubclass(FuturesSession, requests.Session)
+
+
+def test_version_is_a_string() -> None:
+    assert isinstance(requests_futures.__version__, str)
+    assert requests_futures.__version__[0].isdigit()
+
+
+def test_future_is_a_concurrent_future() -> None:
+    assert issubclass(requests_futures.Future, concurrent.futures.Future)
