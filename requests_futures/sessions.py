@@ -22,6 +22,7 @@ from requests import Request, Session
 from requests.adapters import DEFAULT_POOLBLOCK, DEFAULT_POOLSIZE, HTTPAdapter
 from urllib3.util import Timeout as _Urllib3Timeout
 
+from . import _remote
 from ._batch import map_requests
 from ._future import Future, adopt
 
@@ -202,6 +203,11 @@ class FuturesSession(Session):
         self._lock = threading.Lock()
         self._closed = False
         self._pending: set[Future[Any]] = set()
+        # Executors whose workers are other processes get their own submit,
+        # chosen once here so that the thread path pays nothing per request.
+        self._dumps = _remote.serializer_for(self.executor)
+        if self._dumps is not None:
+            self._submit = self._submit_remote  # type: ignore[method-assign]
         workers = _worker_count(self.executor)
         if workers is not None and workers <= DEFAULT_POOLSIZE:
             workers = None
@@ -222,6 +228,26 @@ class FuturesSession(Session):
             future = adopt(
                 self.executor.submit(_run, self, self.session, verb, callback, args, kwargs)
             )
+            self._pending.add(future)  # type: ignore[arg-type]
+        future.add_done_callback(self._pending.discard)
+        return future  # type: ignore[return-value]
+
+    def _submit_remote(
+        self,
+        verb: str,
+        callback: BackgroundCallback | None,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Future[Any]:
+        """``_submit`` for a process pool or Dask: check and pickle, then submit."""
+        if self._closed:
+            raise RuntimeError("this FuturesSession is closed; create a new one")
+        assert self._dumps is not None
+        task = _remote.prepare(self, self._dumps, verb, callback, args, kwargs)
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("this FuturesSession is closed; create a new one")
+            future = adopt(self.executor.submit(_remote.run, *task))
             self._pending.add(future)  # type: ignore[arg-type]
         future.add_done_callback(self._pending.discard)
         return future  # type: ignore[return-value]
