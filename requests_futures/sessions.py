@@ -208,10 +208,9 @@ class FuturesSession(Session):
         self._dumps = _remote.serializer_for(self.executor)
         if self._dumps is not None:
             self._submit = self._submit_remote  # type: ignore[method-assign]
-        workers = _worker_count(self.executor)
-        if workers is not None and workers <= DEFAULT_POOLSIZE:
-            workers = None
-        _configure_adapters(session or self, workers, adapter_kwargs or {})
+        # Grow any pool smaller than the worker count (requests' default is 10),
+        # including a small one mounted on a supplied session.
+        _configure_adapters(session or self, _worker_count(self.executor), adapter_kwargs or {})
         target = session.request if session is not None else super().request
         self._request_keywords, self._request_positionals = _accepted_keywords(target)
 
