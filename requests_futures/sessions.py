@@ -22,7 +22,7 @@ from requests import Request, Session
 from requests.adapters import DEFAULT_POOLBLOCK, DEFAULT_POOLSIZE, HTTPAdapter
 from urllib3.util import Timeout as _Urllib3Timeout
 
-from . import _remote
+from . import _environment, _remote
 from ._batch import map_requests
 from ._future import Future, adopt
 
@@ -306,6 +306,29 @@ class FuturesSession(Session):
         if self.timeout is not None:
             kwargs.setdefault("timeout", self.timeout)
         return self._submit("send", callback, (request,), kwargs)
+
+    def prepare_request(self, request: Request) -> PreparedRequest:
+        """As :meth:`requests.Session.prepare_request`; the netrc lookup is cached.
+
+        The cache is checked against the environment and the netrc file on
+        every call, so it finds what ``requests`` would.
+        """
+        return _environment.prepare_request(self, request)
+
+    def merge_environment_settings(
+        self,
+        url: Any,
+        proxies: Any,
+        stream: Any,
+        verify: Any,
+        cert: Any,
+    ) -> Any:
+        """As :meth:`requests.Session.merge_environment_settings`, cached.
+
+        Proxy and CA-bundle variables are looked up again only when
+        ``os.environ`` changed (a comparison costs far less than the lookup).
+        """
+        return _environment.merge_environment_settings(self, url, proxies, stream, verify, cert)
 
     def get(self, url: str | bytes, **kwargs: Any) -> Future[Response]:  # type: ignore[override]
         """Submit a GET request.  Takes :meth:`request`'s keyword arguments."""

@@ -1,0 +1,487 @@
+"""The clients under test, each run in a fresh process.
+
+A contender is a function ``(job) -> None`` that makes ``job.n`` requests for
+``job.url`` with at most ``job.c`` in flight, checks every response and counts
+it in ``job.tally``.  It is registered with :func:`contender` under a short
+name, a label for the tables and the peer package it needs (``None`` for
+``requests`` and this repository's ``requests_futures``).
+
+Each peer is given its best ordinary configuration: one shared session or
+client per run, its connection pool sized to the concurrency.
+
+The process entry point (``python -m benchmarks.contenders SPEC``) imports
+what the contender needs, then times only the requests, and prints one JSON
+line: wall time, responses, bytes, peak RSS before and after, and how many
+"Connection pool is full" warnings urllib3 logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import resource
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._system import raise_fd_limit
+
+#: Folder (under the repository, git-ignored) where the suite installs the peers.
+CACHE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".bench-cache")
+
+
+@dataclass
+class Tally:
+    responses: int = 0
+    bytes: int = 0
+    bad: list[str] = field(default_factory=list)
+
+    def check(self, status: int, size: int, expected: int) -> None:
+        self.responses += 1
+        self.bytes += size
+        if (status != 200 or size != expected) and len(self.bad) < 5:
+            self.bad.append(f"status {status}, {size} bytes (expected 200, {expected})")
+
+
+@dataclass
+class Job:
+    url: str
+    n: int
+    c: int
+    size: int  # expected body length
+    tally: Tally = field(default_factory=Tally)
+
+    def urls(self) -> Iterator[str]:
+        return (self.url for _ in range(self.n))
+
+
+@dataclass
+class Contender:
+    name: str
+    label: str
+    peer: str | None  # key in PEERS, or None when nothing extra is needed
+    run: Callable[[Job], None]
+
+
+#: Peer packages: key -> (pip requirement, import name).  Each is installed
+#: with its dependencies into its own folder, ``.bench-cache/KEY``, which goes
+#: first on ``sys.path`` in that peer's processes only: the published
+#: requests-futures has our import name, and niquests replaces ``urllib3``
+#: with its fork wherever it is installed.
+PEERS: dict[str, tuple[str, str]] = {
+    "rf110": ("requests-futures==1.1.0", "requests_futures"),
+    "grequests": ("grequests", "grequests"),
+    "httpx": ("httpx", "httpx"),
+    "aiohttp": ("aiohttp", "aiohttp"),
+    "niquests": ("niquests", "niquests"),
+}
+
+
+def peer_folder(peer: str) -> str:
+    return os.path.join(CACHE, peer)
+
+
+RF110_TARGET = peer_folder("rf110")
+
+CONTENDERS: dict[str, Contender] = {}
+
+
+def contender(name: str, label: str, peer: str | None = None) -> Callable[..., Any]:
+    def register(run: Callable[[Job], None]) -> Callable[[Job], None]:
+        CONTENDERS[name] = Contender(name, label, peer, run)
+        return run
+
+    return register
+
+
+# --- requests and hand-rolled pools -------------------------------------------------------
+
+
+def _requests_session(pool: int) -> Any:
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    session = requests.Session()
+    if pool > 10:
+        adapter = HTTPAdapter(pool_connections=pool, pool_maxsize=pool)
+        session.mount("http://", adapter)
+    return session
+
+
+@contender("sequential", "requests.Session, sequential")
+def _sequential(job: Job) -> None:
+    session = _requests_session(1)
+    check = job.tally.check
+    for url in job.urls():
+        response = session.get(url)
+        check(response.status_code, len(response.content), job.size)
+    session.close()
+
+
+@contender("threadpool", "ThreadPoolExecutor + Session")
+def _threadpool(job: Job) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    session = _requests_session(job.c)
+    check = job.tally.check
+    with ThreadPoolExecutor(job.c) as pool:
+        for response in pool.map(session.get, job.urls()):
+            check(response.status_code, len(response.content), job.size)
+    session.close()
+
+
+# --- this repository's FuturesSession -----------------------------------------------------
+
+
+def _ours() -> Any:
+    import requests_futures
+
+    if os.path.abspath(requests_futures.__file__).startswith(CACHE):
+        raise RuntimeError("imported the published requests-futures, not this repository's")
+    from requests_futures.sessions import FuturesSession
+
+    return FuturesSession
+
+
+@contender("futures", "FuturesSession")
+def _futures(job: Job) -> None:
+    session = _ours()(max_workers=job.c)
+    check = job.tally.check
+    futures = [session.get(url) for url in job.urls()]
+    for future in futures:
+        response = future.result(timeout=120)
+        check(response.status_code, len(response.content), job.size)
+    session.close()
+
+
+@contender("futures-executor", "FuturesSession, supplied executor")
+def _futures_executor(job: Job) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(job.c) as pool:
+        session = _ours()(executor=pool)
+        check = job.tally.check
+        futures = [session.get(url) for url in job.urls()]
+        for future in futures:
+            response = future.result(timeout=120)
+            check(response.status_code, len(response.content), job.size)
+        session.close()
+
+
+@contender("futures-map", "FuturesSession.map")
+def _futures_map(job: Job) -> None:
+    session = _ours()(max_workers=job.c)
+    check = job.tally.check
+    for _, future in session.map(job.urls()):
+        response = future.result(timeout=120)
+        check(response.status_code, len(response.content), job.size)
+    session.close()
+
+
+@contender("futures-await", "await FuturesSession futures")
+def _futures_await(job: Job) -> None:
+    import asyncio
+
+    session = _ours()(max_workers=job.c)
+    check = job.tally.check
+
+    async def main() -> None:
+        for response in await asyncio.gather(*(session.get(url) for url in job.urls())):
+            check(response.status_code, len(response.content), job.size)
+
+    asyncio.run(main())
+    session.close()
+
+
+# --- requests-futures 1.1.0 ---------------------------------------------------------------
+
+
+def _published() -> Any:
+    import requests_futures
+
+    where = os.path.abspath(requests_futures.__file__)
+    if requests_futures.__version__ != "1.1.0" or not where.startswith(RF110_TARGET):
+        raise RuntimeError(f"expected requests-futures 1.1.0 from {RF110_TARGET}, got {where}")
+    from requests_futures.sessions import FuturesSession
+
+    return FuturesSession
+
+
+@contender("rf110", "requests-futures 1.1.0", peer="rf110")
+def _rf110(job: Job) -> None:
+    session = _published()(max_workers=job.c)
+    check = job.tally.check
+    futures = [session.get(url) for url in job.urls()]
+    for future in futures:
+        response = future.result(timeout=120)
+        check(response.status_code, len(response.content), job.size)
+    session.close()
+
+
+@contender("rf110-executor", "requests-futures 1.1.0, supplied executor", peer="rf110")
+def _rf110_executor(job: Job) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(job.c) as pool:
+        session = _published()(executor=pool)
+        check = job.tally.check
+        futures = [session.get(url) for url in job.urls()]
+        for future in futures:
+            response = future.result(timeout=120)
+            check(response.status_code, len(response.content), job.size)
+        session.close()
+
+
+# --- other peers --------------------------------------------------------------------------
+
+
+@contender("grequests", "grequests (gevent)", peer="grequests")
+def _grequests(job: Job) -> None:
+    import grequests  # monkey-patches the standard library: its own process only
+
+    session = _requests_session(job.c)
+    check = job.tally.check
+    requests_ = (grequests.get(url, session=session) for url in job.urls())
+
+    def failed(request: Any, exc: BaseException) -> None:
+        if len(job.tally.bad) < 5:
+            job.tally.bad.append(repr(exc))
+
+    for response in grequests.imap(requests_, size=job.c, exception_handler=failed):
+        check(response.status_code, len(response.content), job.size)
+    session.close()
+
+
+@contender("httpx-threads", "httpx.Client + threads", peer="httpx")
+def _httpx_threads(job: Job) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    limits = httpx.Limits(max_connections=job.c, max_keepalive_connections=job.c)
+    check = job.tally.check
+    with httpx.Client(limits=limits) as client:
+        if job.c == 1:
+            for url in job.urls():
+                response = client.get(url)
+                check(response.status_code, len(response.content), job.size)
+            return
+        with ThreadPoolExecutor(job.c) as pool:
+            for response in pool.map(client.get, job.urls()):
+                check(response.status_code, len(response.content), job.size)
+
+
+def _async_workers(job: Job, fetch: Callable[[str], Any]) -> Any:
+    """A coroutine running ``job.c`` workers that share the job's URLs."""
+    import asyncio
+
+    urls = job.urls()
+
+    async def worker() -> None:
+        for url in urls:
+            await fetch(url)
+
+    async def main() -> None:
+        await asyncio.gather(*(worker() for _ in range(job.c)))
+
+    return main()
+
+
+@contender("httpx-async", "httpx.AsyncClient", peer="httpx")
+def _httpx_async(job: Job) -> None:
+    import asyncio
+
+    import httpx
+
+    check = job.tally.check
+
+    async def main() -> None:
+        limits = httpx.Limits(max_connections=job.c, max_keepalive_connections=job.c)
+        async with httpx.AsyncClient(limits=limits) as client:
+
+            async def fetch(url: str) -> None:
+                response = await client.get(url)
+                check(response.status_code, len(response.content), job.size)
+
+            await _async_workers(job, fetch)
+
+    asyncio.run(main())
+
+
+@contender("aiohttp", "aiohttp", peer="aiohttp")
+def _aiohttp(job: Job) -> None:
+    import asyncio
+
+    import aiohttp
+
+    check = job.tally.check
+
+    async def main() -> None:
+        connector = aiohttp.TCPConnector(limit=job.c)
+        async with aiohttp.ClientSession(connector=connector) as client:
+
+            async def fetch(url: str) -> None:
+                async with client.get(url) as response:
+                    body = await response.read()
+                    check(response.status, len(body), job.size)
+
+            await _async_workers(job, fetch)
+
+    asyncio.run(main())
+
+
+@contender("niquests-async", "niquests.AsyncSession", peer="niquests")
+def _niquests_async(job: Job) -> None:
+    import asyncio
+
+    import niquests
+
+    check = job.tally.check
+
+    async def main() -> None:
+        async with niquests.AsyncSession(pool_connections=1, pool_maxsize=job.c) as client:
+
+            async def fetch(url: str) -> None:
+                response = await client.get(url)
+                check(response.status_code, len(response.content or b""), job.size)
+
+            await _async_workers(job, fetch)
+
+    asyncio.run(main())
+
+
+# --- memory workloads (scenario E) --------------------------------------------------------
+
+
+@contender("futures-hold", "FuturesSession, all submitted first")
+def _futures_hold(job: Job) -> None:
+    _hold(_ours()(max_workers=job.c), job)
+
+
+@contender("rf110-hold", "requests-futures 1.1.0, all submitted first", peer="rf110")
+def _rf110_hold(job: Job) -> None:
+    _hold(_published()(max_workers=job.c), job)
+
+
+def _hold(session: Any, job: Job) -> None:
+    """Submit every request, wait for all, and only then read the results."""
+    from concurrent.futures import wait
+
+    futures = [session.get(url) for url in job.urls()]
+    wait(futures, timeout=600)
+    _rss.peak()  # every future holds its finished response now
+    check = job.tally.check
+    for future in futures:
+        response = future.result(timeout=1)
+        check(response.status_code, len(response.content), job.size)
+    session.close()
+
+
+@contender("threadpool-map", "ThreadPoolExecutor.map + Session")
+def _threadpool_map(job: Job) -> None:
+    _threadpool(job)
+
+
+@contender("grequests-imap", "grequests.imap", peer="grequests")
+def _grequests_imap(job: Job) -> None:
+    _grequests(job)
+
+
+# --- the process entry point --------------------------------------------------------------
+
+
+class _PeakRSS:
+    """Peak resident set size, in KiB (``ru_maxrss`` is KiB on Linux)."""
+
+    def __init__(self) -> None:
+        self.value = 0
+
+    def peak(self) -> int:
+        self.value = max(self.value, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+        return self.value
+
+
+_rss = _PeakRSS()
+
+
+class _PoolFull(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "pool is full" in record.getMessage():
+            self.count += 1
+
+
+def _prepare(name: str) -> None:
+    """Import what ``name`` needs before the clock starts."""
+    peer = CONTENDERS[name].peer
+    if peer is None:
+        _ours()
+        return
+    sys.path.insert(0, peer_folder(peer))
+    if peer == "rf110":
+        _published()
+    else:
+        __import__(PEERS[peer][1])
+
+
+def _has(distribution: str) -> bool:
+    from importlib import metadata
+
+    try:
+        metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+def run_one(spec: dict[str, Any]) -> dict[str, Any]:
+    """Run one contender on one job in this process; return its measures."""
+    raise_fd_limit()
+    name = spec["contender"]
+    _prepare(name)
+    warnings = _PoolFull()
+    logging.getLogger("urllib3").addHandler(warnings)
+    job = Job(spec["url"], spec["n"], spec["c"], spec["size"])
+    import gc
+
+    gc.collect()
+    base = _rss.peak()
+    cpu = time.process_time()
+    start = time.perf_counter()
+    CONTENDERS[name].run(job)
+    elapsed = time.perf_counter() - start
+    cpu = time.process_time() - cpu
+    peak = _rss.peak()
+    from importlib import metadata
+
+    return {
+        "versions": {
+            name: metadata.version(name)
+            for name in ("requests", "urllib3", "urllib3-future", "gevent")
+            if _has(name)
+        },
+        "elapsed": elapsed,
+        "cpu": cpu,
+        "responses": job.tally.responses,
+        "bytes": job.tally.bytes,
+        "bad": job.tally.bad,
+        "rss_base_kib": base,
+        "rss_peak_kib": peak,
+        "pool_full": warnings.count,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    spec = json.loads((argv if argv is not None else sys.argv[1:])[0])
+    print(json.dumps(run_one(spec)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

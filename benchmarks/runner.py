@@ -1,0 +1,419 @@
+"""Run the scenarios: the server, peers, one process per contender run, tables."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from http.client import HTTPConnection
+from typing import Any
+
+from . import _system
+from .contenders import CACHE, CONTENDERS, PEERS, peer_folder
+from .scenarios import Scenario, load, select
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: Longest one contender run may take before it counts as failed.
+RUN_TIMEOUT = 900.0
+
+
+# --- the server ---------------------------------------------------------------------------
+
+
+class Server:
+    """The benchmark server in its own process, and its control port."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.server"],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError("the benchmark server did not start")
+        ports = json.loads(line)
+        self.port: int = ports["port"]
+        self.control_port: int = ports["control_port"]
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def _control(self, path: str) -> dict[str, int]:
+        connection = HTTPConnection("127.0.0.1", self.control_port, timeout=10)
+        try:
+            connection.request("GET", path)
+            result: dict[str, int] = json.loads(connection.getresponse().read())
+            return result
+        finally:
+            connection.close()
+
+    def reset(self) -> None:
+        self._control("/reset")
+
+    def stats(self) -> dict[str, int]:
+        return self._control("/stats")
+
+    def stop(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()  # the server stops at the end of its stdin
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+
+
+@contextmanager
+def running_server() -> Iterator[Server]:
+    server = Server()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+# --- peers --------------------------------------------------------------------------------
+
+
+def _contender_env() -> dict[str, str]:
+    """The environment of every contender: the suite's, minus proxy settings.
+
+    Every client must talk straight to the loopback server, and all of them
+    get the same environment to read (requests reads it on every request).
+    """
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def _importable(peer: str) -> bool:
+    """Whether a contender process can import ``peer`` (as it would)."""
+    module = PEERS[peer][1]
+    code = f"import sys; sys.path.insert(0, {peer_folder(peer)!r}); import {module}"
+    if peer == "rf110":
+        code += f"; assert {module}.__version__ == '1.1.0', {module}.__version__"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=_contender_env(), capture_output=True
+    )
+    return done.returncode == 0
+
+
+def ensure_peers(peers: set[str], install: bool) -> dict[str, str]:
+    """Make each peer importable (installing into .bench-cache/ if allowed).
+
+    :returns: the peers that remain missing, with the reason.
+    """
+    missing: dict[str, str] = {}
+    for peer in sorted(peers):
+        if _importable(peer):
+            continue
+        if not install:
+            missing[peer] = "not installed"
+            continue
+        requirement = PEERS[peer][0]
+        target = peer_folder(peer)
+        os.makedirs(CACHE, exist_ok=True)
+        command = [sys.executable, "-m", "pip", "install", "--quiet", "--upgrade"]
+        command += ["--target", target]
+        if peer == "rf110":
+            command.append("--no-deps")  # its only dependency is requests: the same as ours
+        print(f"installing {requirement} into {os.path.relpath(target, ROOT)}/", flush=True)
+        done = subprocess.run([*command, requirement], capture_output=True, text=True)
+        if done.returncode != 0 or not _importable(peer):
+            reason = (done.stderr.strip().splitlines() or ["import failed"])[-1]
+            missing[peer] = f"could not install: {reason[:120]}"
+    return missing
+
+
+def versions(peers: set[str]) -> dict[str, str]:
+    """Versions of requests, urllib3, this repository and each installed peer."""
+    code = (
+        "import json, sys\n"
+        "from importlib import metadata\n"
+        "import requests_futures\n"
+        "out = {n: metadata.version(n) for n in ('requests', 'urllib3')}\n"
+        "out['requests-futures (this repository)'] = requests_futures.__version__\n"
+        "for peer, folder, name in json.loads(sys.argv[1]):\n"
+        "    found = list(metadata.distributions(name=name, path=[folder, *sys.path]))\n"
+        "    out[peer] = found[0].version if found else 'missing'\n"
+        "print(json.dumps(out))\n"
+    )
+    listed = [
+        (PEERS[p][0].split("=")[0], peer_folder(p), PEERS[p][0].split("=")[0])
+        for p in sorted(peers)
+    ]
+    done = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(listed)],
+        cwd=ROOT,
+        env=_contender_env(),
+        capture_output=True,
+        text=True,
+    )
+    found: dict[str, str] = json.loads(done.stdout) if done.returncode == 0 else {}
+    return found
+
+
+# --- runs ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    """Every run of one contender in one scenario."""
+
+    contender: str
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    missing: str | None = None
+    error: str | None = None
+
+    def median(self, key: str) -> float:
+        return statistics.median(r[key] for r in self.runs)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.runs) and self.missing is None and self.error is None
+
+
+def run_contender(server: Server, scenario: Scenario, name: str, n: int) -> dict[str, Any]:
+    """One run in a fresh process; the measures, plus what the server saw."""
+    spec = {
+        "contender": name,
+        "url": server.url + scenario.path,
+        "n": n,
+        "c": scenario.c,
+        "size": scenario.size,
+    }
+    server.reset()
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.contenders", json.dumps(spec)],
+        cwd=ROOT,
+        env=_contender_env(),
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+    )
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
+        raise RuntimeError(lines[-1])
+    measures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    # Let the server see the client's connections close before counting.
+    time.sleep(0.05)
+    stats = server.stats()
+    measures["connections"] = stats["connections"]
+    measures["served"] = stats["requests"]
+    if measures["bad"] or measures["responses"] != n:
+        raise RuntimeError(f"{measures['responses']} of {n} responses; bad: {measures['bad']}")
+    return measures
+
+
+def run_scenario(
+    server: Server,
+    scenario: Scenario,
+    runs: int,
+    quick: bool,
+    missing: dict[str, str],
+) -> list[Result]:
+    """All contenders, ``runs`` rounds; each round in a rotated order."""
+    n = scenario.quick_n if quick else scenario.n
+    results = {name: Result(name) for name in scenario.contenders}
+    for name, result in results.items():
+        peer = CONTENDERS[name].peer
+        if peer in missing:
+            result.missing = missing[peer]
+    names = [r.contender for r in results.values() if r.missing is None]
+    for round_ in range(runs):
+        shift = round_ % len(names) if names else 0
+        for name in names[shift:] + names[:shift]:
+            result = results[name]
+            if result.error is not None:
+                continue
+            try:
+                result.runs.append(run_contender(server, scenario, name, n))
+            except (RuntimeError, subprocess.TimeoutExpired, ValueError) as exc:
+                result.error = str(exc)[:200]
+    return list(results.values())
+
+
+# --- tables -------------------------------------------------------------------------------
+
+
+def measures(scenario: Scenario, result: Result, base: Result | None, n: int) -> dict[str, Any]:
+    """The numbers shown for one contender (medians over its runs)."""
+    elapsed = result.median("elapsed")
+    row: dict[str, Any] = {
+        "time": elapsed,
+        "req/s": n / elapsed,
+        "MB/s": result.median("bytes") / elapsed / 1e6,
+        "connections": result.median("connections"),
+        "pool full": max(r["pool_full"] for r in result.runs),
+        "CPU us/req": result.median("cpu") / n * 1e6,
+    }
+    above = statistics.median((r["rss_peak_kib"] - r["rss_base_kib"]) for r in result.runs)
+    row["RSS MiB"] = above / 1024
+    row["KiB/req"] = above / n
+    if scenario.delay_ms:
+        ideal = math.ceil(n / scenario.c) * scenario.delay_ms / 1000
+        row["efficiency"] = ideal / elapsed
+    if base is not None and base.ok:
+        row["ratio"] = base.median("elapsed") / elapsed
+    return row
+
+
+_FORMATS = {
+    "time": "{:.2f} s",
+    "req/s": "{:,.0f}",
+    "ratio": "{:.2f}x",
+    "efficiency": "{:.0%}",
+    "MB/s": "{:,.0f}",
+    "connections": "{:,.0f}",
+    "pool full": "{:,}",
+    "RSS MiB": "{:,.1f}",
+    "KiB/req": "{:,.2f}",
+    "CPU us/req": "{:,.0f}",
+}
+
+
+def table(scenario: Scenario, results: list[Result], n: int) -> tuple[list[str], list[list[str]]]:
+    """Header and rows, as text, for one scenario."""
+    base = next((r for r in results if r.contender == scenario.baseline), None)
+    columns = list(scenario.columns)
+    header = ["contender", *columns]
+    rows: list[list[str]] = []
+    for result in results:
+        label = CONTENDERS[result.contender].label
+        if result.contender == scenario.baseline:
+            label += " (baseline)"
+        if not result.ok:
+            why = f"missing ({result.missing})" if result.missing else f"failed: {result.error}"
+            rows.append([label, why] + [""] * (len(columns) - 1))
+            continue
+        row = measures(scenario, result, base, n)
+        cells = []
+        for column in columns:
+            value = row.get(column)
+            cells.append("-" if value is None else _FORMATS[column].format(value))
+        rows.append([label, *cells])
+    return header, rows
+
+
+def format_table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(line[i]) for line in [header, *rows]) for i in range(len(header))]
+    widths[1] = max(widths[1], *(len(h) for h in header[1:2]))
+
+    def line(cells: list[str]) -> str:
+        first = cells[0].ljust(widths[0])
+        rest = [c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)]
+        return "  ".join([first, *rest]).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(header), rule, *(line(r) for r in rows)])
+
+
+# --- the command --------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="Benchmark FuturesSession against its peers on a loopback server.",
+    )
+    parser.add_argument("--quick", action="store_true", help="small N, one run (under a minute)")
+    parser.add_argument("--runs", type=int, help="runs per contender (default 3; 1 with --quick)")
+    parser.add_argument(
+        "--scenario", action="append", metavar="KEY", help="run only these (prefix, repeatable)"
+    )
+    parser.add_argument(
+        "--contender",
+        action="append",
+        metavar="NAME",
+        help="run only these contenders (repeatable, or comma-separated)",
+    )
+    parser.add_argument("--json", metavar="FILE", help="write every number to FILE")
+    parser.add_argument("--plot", metavar="FILE.png", help="bar charts (needs matplotlib)")
+    parser.add_argument(
+        "--no-install", action="store_true", help="never install missing peers into .bench-cache/"
+    )
+    parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    scenarios = select(load(), args.scenario)
+    if args.contender:
+        wanted = {name for names in args.contender for name in names.split(",")}
+        unknown = wanted - set(CONTENDERS)
+        if unknown:
+            raise SystemExit(
+                f"unknown contender(s) {sorted(unknown)}; known: {sorted(CONTENDERS)}"
+            )
+        scenarios = [
+            replace(s, contenders=tuple(c for c in s.contenders if c in wanted)) for s in scenarios
+        ]
+        scenarios = [s for s in scenarios if s.contenders]
+    if args.list:
+        for scenario in scenarios:
+            print(f"{scenario.key:8} {scenario.title}")
+        return 0
+    _system.raise_fd_limit()
+    peers = {p for s in scenarios for c in s.contenders if (p := CONTENDERS[c].peer) is not None}
+    missing = ensure_peers(peers, install=not args.no_install)
+    info = {
+        "machine": _system.machine(),
+        "versions": versions(peers - set(missing)),
+        "command": " ".join(
+            ["python -m benchmarks", *(argv if argv is not None else sys.argv[1:])]
+        ),
+        "missing": missing,
+    }
+    print(json.dumps(info, indent=1), flush=True)
+    default_runs = args.runs or (1 if args.quick else 3)
+    report: dict[str, Any] = {**info, "scenarios": {}}
+    started = time.perf_counter()
+    with running_server() as server:
+        for scenario in scenarios:
+            runs = scenario.runs or default_runs
+            n = scenario.quick_n if args.quick else scenario.n
+            results = run_scenario(server, scenario, runs, args.quick, missing)
+            header, rows = table(scenario, results, n)
+            print(f"\n{scenario.title} — N={n:,}, median of {runs}", flush=True)
+            print(format_table(header, rows), flush=True)
+            report["scenarios"][scenario.key] = {
+                "title": scenario.title,
+                "n": n,
+                "c": scenario.c,
+                "runs": runs,
+                "baseline": scenario.baseline,
+                "table": {"header": header, "rows": rows},
+                "results": {
+                    r.contender: {"runs": r.runs, "missing": r.missing, "error": r.error}
+                    for r in results
+                },
+            }
+    report["machine"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    from .targets import evaluate
+
+    report["targets"] = evaluate(report)
+    print("\nTargets (ratios measured in this run)")
+    for target in report["targets"]:
+        print(f"  {target['status']:7} {target['name']}: {target['detail']}")
+    after = report["machine"]["load_average_after"]
+    print(f"\n{report['seconds']:.0f} s; load average after: {after}")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as out:
+            json.dump(report, out, indent=1)
+    if args.plot:
+        from .plot import plot
+
+        plot(report, args.plot)
+    return 0

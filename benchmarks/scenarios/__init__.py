@@ -1,0 +1,81 @@
+"""The scenario registry: one module per scenario, found at run time.
+
+Every module in this package whose name does not start with ``_`` is imported
+and must define ``SCENARIOS``, a list of :class:`Scenario`.  Each scenario is
+one table in the output (scenario A is three: one per concurrency).
+
+To add a benchmark, drop a module here, e.g. ``f_callbacks.py``::
+
+    from benchmarks.scenarios import Scenario
+
+    SCENARIOS = [
+        Scenario(
+            key="F",
+            title="F CPU-heavy background_callback",
+            n=400, quick_n=40, c=8,
+            path="/?delay_ms=0", size=2,
+            contenders=("futures", "my-new-contender"),
+            baseline="futures",
+            columns=("time", "req/s"),
+        )
+    ]
+
+and, if it needs a new client, register one in ``benchmarks/contenders.py``
+with the ``@contender(name, label, peer)`` decorator (a function that makes
+``job.n`` requests with ``job.c`` in flight and calls ``job.tally.check`` for
+each response).  ``python -m benchmarks --scenario F`` then runs it alone.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One table: every contender makes ``n`` requests for ``path`` at ``c``."""
+
+    key: str  # unique; ``--scenario`` selects by this key or its prefix
+    title: str
+    n: int
+    quick_n: int  # n with --quick
+    c: int
+    path: str  # on the benchmark server, e.g. "/?delay_ms=20"
+    size: int  # body length every response must have
+    contenders: tuple[str, ...]
+    baseline: str  # the contender every ratio is taken against
+    #: Measures shown: time, req/s, ratio, efficiency, MB/s, connections,
+    #: pool full, RSS MiB, KiB/req, CPU us/req (the client process's CPU time
+    #: per request, which the machine's other load disturbs less than time).
+    columns: tuple[str, ...] = ("time", "req/s", "ratio", "connections")
+    delay_ms: int = 0  # for the efficiency column: ideal = ceil(n / c) * delay
+    runs: int | None = None  # None: the suite's default (3; 1 with --quick)
+    note: str = ""
+
+
+def load() -> list[Scenario]:
+    """Every scenario of every module in this package, in module name order."""
+    scenarios: list[Scenario] = []
+    for module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if module.name.startswith("_"):
+            continue
+        loaded = importlib.import_module(f"{__name__}.{module.name}")
+        scenarios.extend(loaded.SCENARIOS)
+    keys = [s.key for s in scenarios]
+    duplicates = {k for k in keys if keys.count(k) > 1}
+    if duplicates:
+        raise ValueError(f"scenario keys must be unique: {sorted(duplicates)}")
+    return scenarios
+
+
+def select(scenarios: list[Scenario], patterns: list[str] | None) -> list[Scenario]:
+    """The scenarios whose key equals or starts with one of ``patterns``."""
+    if not patterns:
+        return scenarios
+    chosen = [s for s in scenarios if any(s.key.startswith(p) for p in patterns)]
+    if not chosen:
+        known = ", ".join(s.key for s in scenarios)
+        raise SystemExit(f"no scenario matches {patterns}; known: {known}")
+    return chosen
