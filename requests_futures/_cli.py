@@ -1,0 +1,668 @@
+"""The ``requests-futures`` command: ``fetch`` many URLs at once, or run the ``demo``.
+
+::
+
+    requests-futures fetch -i urls.txt -w 16 -o results.jsonl
+    python -m requests_futures demo
+
+:func:`main` takes the arguments as a list, so it can be called in-process.
+Nothing here is imported by ``import requests_futures``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import queue
+import re
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future
+from contextlib import ExitStack, contextmanager
+from itertools import chain
+from typing import IO, Any, ParamSpec, Protocol, TypeVar
+
+from . import __version__
+from .sessions import FuturesSession
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+_Task = tuple["Future[Any]", Callable[..., Any], tuple[Any, ...], dict[str, Any]]
+
+#: Exit statuses.
+OK, FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130
+
+#: Seconds the main thread sleeps at most while it waits for results.
+_TICK = 0.2
+
+# An HTTP token (RFC 9110): what a method or a header name may be made of.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+@contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """Block SIGINT in this thread for a while, and in the threads it starts meanwhile.
+
+    Threads inherit the signal mask.  The kernel hands SIGINT to any thread that
+    does not block it; one that lands on a worker leaves the main thread asleep
+    in its wait for results, and Ctrl-C would do nothing.
+    """
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: no signal masks, no problem
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+class _DaemonExecutor(Executor):
+    """A fixed pool of daemon worker threads.
+
+    ``ThreadPoolExecutor`` joins its workers when the interpreter exits, so a
+    request stuck on a slow server would hold up Ctrl-C until its timeout.
+    These threads are daemons: once the command has written what finished and
+    its summary, the process exits without waiting for requests in flight.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self._max_workers = workers
+        self._tasks: queue.SimpleQueue[_Task | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._shutdown = False
+        self._threads = [
+            threading.Thread(target=self._work, name=f"rf-cli-worker-{n}", daemon=True)
+            for n in range(workers)
+        ]
+        with _sigint_blocked():
+            for thread in self._threads:
+                thread.start()
+
+    def _work(self) -> None:
+        while (task := self._tasks.get()) is not None:
+            future, fn, args, kwargs = task
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as exc:  # noqa: BLE001 - the future carries every error
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+
+    def submit(self, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> Future[_T]:
+        future: Future[_T] = Future()
+        with self._lock:
+            if self._shutdown:
+                raise RuntimeError("cannot submit to an executor that was shut down")
+            self._tasks.put((future, fn, args, kwargs))
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        with self._lock:
+            if cancel_futures:
+                while True:
+                    try:
+                        task = self._tasks.get_nowait()
+                    except queue.Empty:
+                        break
+                    if task is not None:
+                        task[0].cancel()
+            # (Again) one stop sign per thread, behind any task left.
+            self._shutdown = True
+            for _ in self._threads:
+                self._tasks.put(None)
+        if wait:
+            for thread in self._threads:
+                thread.join()
+
+
+# --- argument types ------------------------------------------------------------------------
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return value
+
+
+def _method(text: str) -> str:
+    if not _TOKEN.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"not an HTTP method: {text!r}")
+    return text.upper()
+
+
+def _header(text: str) -> tuple[str, str]:
+    name, colon, value = text.partition(":")
+    name, value = name.strip(), value.strip()
+    if not colon or not _TOKEN.fullmatch(name) or "\r" in value or "\n" in value:
+        raise argparse.ArgumentTypeError(f"expected 'Name: value', got {text!r}")
+    return name, value
+
+
+# --- fetch ---------------------------------------------------------------------------------
+
+
+def _urls(lines: Iterable[str]) -> Iterator[str]:
+    """The URLs among ``lines``: stripped, blank lines and ``#`` comments skipped."""
+    for line in lines:
+        url = line.strip()
+        if url and not url.startswith("#"):
+            yield url
+
+
+def _percentile(ordered: Sequence[float], percent: float) -> float:
+    """Nearest-rank percentile of an ascending, non-empty sequence."""
+    rank = max(1, math.ceil(percent / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+class _Stats:
+    """What the summary and the progress display report."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.statuses: Counter[int] = Counter()
+        self.errors: Counter[str] = Counter()
+        self.latencies: list[float] = []
+
+    @property
+    def done(self) -> int:
+        return self.statuses.total() + self.errors.total()
+
+    @property
+    def failed(self) -> int:
+        return self.errors.total()
+
+    def add(self, record: dict[str, Any]) -> None:
+        if record["error"] is None:
+            self.statuses[record["status"]] += 1
+            self.latencies.append(record["elapsed_ms"])
+        else:
+            self.errors[record["error"]] += 1
+
+    def rate(self) -> float:
+        elapsed = time.perf_counter() - self.started
+        return self.done / elapsed if elapsed > 0 else 0.0
+
+    def summary(self) -> list[str]:
+        elapsed = time.perf_counter() - self.started
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        responses = self.statuses.total()
+        lines = [
+            f"summary: {self.done} requests in {elapsed:.2f} s ({rate:.1f} requests/s)",
+            f"  responses: {responses}"
+            + "".join(f"\n    status {code}: {n}" for code, n in sorted(self.statuses.items())),
+            f"  failed: {self.failed}"
+            + "".join(f"\n    {name}: {n}" for name, n in sorted(self.errors.items())),
+        ]
+        if self.latencies:
+            ordered = sorted(self.latencies)
+            lines.append(
+                "  latency of responses: "
+                + ", ".join(f"p{p} {_percentile(ordered, p):.1f} ms" for p in (50, 95, 99))
+            )
+        return lines
+
+
+class _Progress(Protocol):
+    def update(self, stats: _Stats) -> None: ...
+
+    def close(self, stats: _Stats) -> None: ...
+
+
+class _NoProgress:
+    def update(self, stats: _Stats) -> None:
+        pass
+
+    def close(self, stats: _Stats) -> None:
+        pass
+
+
+class _PlainProgress:
+    """One line to the stream at most every ``interval`` seconds, and one at the end."""
+
+    def __init__(self, stream: IO[str], total: int | None, interval: float = 1.0) -> None:
+        self.stream = stream
+        self.total = total
+        self.interval = interval
+        self.last = time.monotonic()
+        self.shown = -1
+
+    def _show(self, stats: _Stats) -> None:
+        of = f"/{self.total}" if self.total is not None else ""
+        self.stream.write(
+            f"progress: {stats.done}{of} done, {stats.failed} failed, "
+            f"{stats.rate():.1f} requests/s\n"
+        )
+        self.stream.flush()
+        self.shown = stats.done
+        self.last = time.monotonic()
+
+    def update(self, stats: _Stats) -> None:
+        if time.monotonic() - self.last >= self.interval:
+            self._show(stats)
+
+    def close(self, stats: _Stats) -> None:
+        if self.shown != stats.done:
+            self._show(stats)
+
+
+class _BarProgress:
+    """A tqdm bar: done/total (when known), rate, and failures so far."""
+
+    def __init__(self, stream: IO[str], total: int | None) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total, unit="req", file=stream, dynamic_ncols=True, desc="fetch")
+
+    def update(self, stats: _Stats) -> None:
+        self.bar.set_postfix(failed=stats.failed, refresh=False)
+        self.bar.update(1)
+
+    def close(self, stats: _Stats) -> None:
+        self.bar.close()
+
+
+def _progress(wanted: bool | None, total: int | None) -> _Progress:
+    """The progress display: a tqdm bar if tqdm is installed, else plain lines."""
+    stream = sys.stderr
+    if wanted is None:
+        wanted = stream.isatty()
+    if not wanted:
+        return _NoProgress()
+    try:
+        with _sigint_blocked():  # tqdm may start its monitor thread
+            return _BarProgress(stream, total)
+    except ImportError:
+        return _PlainProgress(stream, total)
+
+
+def _record(url: str, future: Future[Any], elapsed: float) -> dict[str, Any]:
+    """The JSON line of one finished request."""
+    record: dict[str, Any] = {
+        "url": url,
+        "status": None,
+        "elapsed_ms": round(elapsed * 1000, 1),
+        "bytes": None,
+        "final_url": None,
+        "error": None,
+        "message": None,
+    }
+    error = future.exception(timeout=0)
+    if error is None:
+        response = future.result(timeout=0)
+        record.update(status=response.status_code, bytes=len(response.content))
+        record["final_url"] = response.url
+    else:
+        record.update(error=type(error).__name__, message=str(error))
+    return record
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    parser: argparse.ArgumentParser = args.parser
+    if not args.urls and args.input is None:
+        parser.error("give URLs as arguments, or a file of them with -i FILE (-i - for stdin)")
+    with ExitStack() as files:
+        source: IO[str] | None = None
+        total: int | None = len(args.urls)
+        if args.input == "-":
+            source, total = sys.stdin, None
+        elif args.input is not None:
+            try:
+                source = files.enter_context(open(args.input, encoding="utf-8", errors="replace"))
+            except OSError as exc:
+                parser.error(f"cannot read {args.input}: {exc.strerror}")
+            if os.path.isfile(args.input):  # count the URLs for the progress bar
+                total = len(args.urls) + sum(1 for _ in _urls(source))
+                source.seek(0)
+            else:
+                total = None
+        out = sys.stdout
+        if args.output not in (None, "-"):
+            try:
+                out = files.enter_context(open(args.output, "w", encoding="utf-8"))
+            except OSError as exc:
+                parser.error(f"cannot write {args.output}: {exc.strerror}")
+        return _run_fetch(args, source, total, out)
+
+
+def _run_fetch(
+    args: argparse.Namespace, source: IO[str] | None, total: int | None, out: IO[str]
+) -> int:
+    method = args.method or ("POST" if args.data is not None else "GET")
+    data = None if args.data is None else args.data.encode("utf-8")
+    started: dict[int, float] = {}
+    stop = threading.Event()
+
+    def items() -> Iterator[dict[str, Any]]:
+        # map() pulls an item right before submitting it, and with a window of
+        # one request per worker it starts at once: the pull time is the start.
+        lines: Iterable[str] = args.urls if source is None else chain(args.urls, source)
+        for url in _urls(lines):
+            if stop.is_set():
+                return
+            item: dict[str, Any] = {"method": method, "url": url}
+            if data is not None:
+                item["data"] = data
+            started[id(item)] = time.perf_counter()
+            yield item
+
+    executor = _DaemonExecutor(args.workers)
+    session = FuturesSession(
+        executor=executor,
+        adapter_kwargs={"pool_connections": max(args.workers, 10), "pool_maxsize": args.workers},
+        timeout=args.timeout,
+    )
+    session.headers.update(dict(args.headers))
+    results = session.map(items(), window=args.workers, ordered=False)
+    records: queue.SimpleQueue[dict[str, Any] | BaseException | None] = queue.SimpleQueue()
+
+    def pump() -> None:
+        # map() runs in this thread, so that the main thread only ever sleeps
+        # with a timeout: a Ctrl-C that lands just as a thread goes to sleep on
+        # a lock without one is only noticed once that lock is released.
+        try:
+            for item, future in results:
+                elapsed = time.perf_counter() - started.pop(id(item))
+                records.put(_record(item["url"], future, elapsed))
+        except BaseException as exc:  # noqa: BLE001 - raised again in the main thread
+            records.put(exc)
+        else:
+            records.put(None)
+
+    stats = _Stats()
+    progress = _progress(args.progress, total)
+    pumping = threading.Thread(target=pump, name="rf-cli-map", daemon=True)
+    with _sigint_blocked():
+        pumping.start()
+    stopped = None
+    with _CtrlC() as ctrl_c:
+        try:
+            while True:
+                try:
+                    record = records.get(timeout=_TICK)
+                except queue.Empty:
+                    continue
+                if record is None:
+                    break
+                if isinstance(record, BaseException):
+                    raise record
+                # Write a line and count it, or neither: Ctrl-C waits for both.
+                ctrl_c.hold = True
+                out.write(json.dumps(record) + "\n")
+                out.flush()
+                stats.add(record)
+                progress.update(stats)
+                ctrl_c.release()
+        except KeyboardInterrupt:
+            stopped = "interrupted"
+        except BrokenPipeError:
+            # The reader went away (``| head``): stop, and keep the exit flush quiet.
+            stopped = "output closed"
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, out.fileno())
+            os.close(devnull)
+        except BaseException:
+            stop.set()
+            executor.shutdown(wait=False, cancel_futures=True)
+            raise
+        ctrl_c.hold = True  # from here on it is quick: finish, whatever comes
+        progress.close(stats)
+        if stopped is None:
+            pumping.join()
+            session.close()
+            executor.shutdown()
+        else:
+            # Send no more; cancel what has not started; leave those in flight.
+            stop.set()
+            executor.shutdown(wait=False, cancel_futures=True)
+        lines = stats.summary()
+        if stopped is not None:
+            lines.insert(0, f"{stopped}: {len(started)} requests in flight abandoned")
+        sys.stderr.write("\n".join(lines) + "\n")
+        sys.stderr.flush()
+    if stopped == "interrupted":
+        return INTERRUPTED
+    return FAILED if stats.failed or stopped else OK
+
+
+class _CtrlC:
+    """Hold Ctrl-C back while ``hold`` is true; raise it at :meth:`release`.
+
+    Only where Python's own handler is in place (the main thread, SIGINT not
+    ignored); elsewhere Ctrl-C behaves as it would anyway.
+    """
+
+    def __init__(self) -> None:
+        self.hold = False
+        self.pending = False
+        self.previous: Any = None
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.hold:
+            self.pending = True
+        else:
+            raise KeyboardInterrupt
+
+    def release(self) -> None:
+        self.hold = False
+        if self.pending:
+            raise KeyboardInterrupt
+
+    def __enter__(self) -> _CtrlC:
+        if (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        ):
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+# --- the parser ----------------------------------------------------------------------------
+
+_FETCH_EPILOG = """\
+examples:
+  requests-futures fetch https://example.com/a https://example.com/b
+  requests-futures fetch -i urls.txt -w 16 -o results.jsonl
+  grep /api/ urls.txt | requests-futures fetch -i - -H 'Accept: application/json'
+
+output: one JSON object per line, in the order the requests finish:
+  {"url": "...", "status": 200, "elapsed_ms": 12.3, "bytes": 512,
+   "final_url": "...", "error": null, "message": null}
+A request that failed has "status": null and the exception's type and message
+in "error" and "message".  A summary (counts per status and per error,
+latency percentiles, requests/s) goes to stderr at the end.
+
+exit status: 0 every request got a response (whatever its HTTP status),
+1 some requests failed, 2 bad usage, 130 interrupted (Ctrl-C).
+"""
+
+_DEMO_EPILOG = """\
+The server runs inside this process on 127.0.0.1: no network is needed.
+
+example:
+  requests-futures demo -n 100 --delay-ms 50 -w 20
+"""
+
+_EPILOG = """\
+examples:
+  requests-futures demo
+  requests-futures fetch -i urls.txt -o results.jsonl
+
+Run 'requests-futures COMMAND --help' for the options of a command.
+"""
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from ._demo import run_demo
+
+    return run_demo(args.n, args.delay_ms, args.workers, sys.stdout)
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="requests-futures",
+        description="Run HTTP requests concurrently with requests-futures.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(title="commands", dest="command")
+
+    fetch = commands.add_parser(
+        "fetch",
+        help="fetch many URLs concurrently; one JSON line per URL",
+        description=(
+            "Fetch every URL concurrently and write one JSON line per URL.\n"
+            "URLs come from the arguments, then from -i FILE, one per line (blank\n"
+            "lines and lines starting with # are skipped), read as the requests go."
+        ),
+        epilog=_FETCH_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    fetch.set_defaults(run=_fetch, parser=fetch)
+    fetch.add_argument("urls", nargs="*", metavar="URL", help="URLs to fetch")
+    fetch.add_argument(
+        "-i", "--input", metavar="FILE", help="read URLs from FILE, one per line ('-': stdin)"
+    )
+    fetch.add_argument(
+        "-o", "--output", metavar="OUT", help="write the JSON lines to OUT (default: stdout)"
+    )
+    fetch.add_argument(
+        "-w",
+        "--workers",
+        type=_positive_int,
+        default=8,
+        metavar="N",
+        help="requests in flight at once (default: %(default)s)",
+    )
+    fetch.add_argument(
+        "-X",
+        "--method",
+        type=_method,
+        metavar="METHOD",
+        help="HTTP method (default: GET, or POST with -d)",
+    )
+    fetch.add_argument(
+        "-H",
+        "--header",
+        dest="headers",
+        type=_header,
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="add a request header; repeat for more",
+    )
+    fetch.add_argument("-d", "--data", metavar="DATA", help="request body, sent as given")
+    fetch.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=30.0,
+        metavar="SECONDS",
+        help="connect and read timeout of each request (default: 30)",
+    )
+    shown = fetch.add_mutually_exclusive_group()
+    shown.add_argument(
+        "--progress",
+        action="store_true",
+        default=None,
+        help="show progress on stderr even when it is not a terminal",
+    )
+    shown.add_argument(
+        "--no-progress",
+        dest="progress",
+        action="store_false",
+        help="no progress display (default: shown when stderr is a terminal)",
+    )
+
+    demo = commands.add_parser(
+        "demo",
+        help="see the speedup against plain requests, on a local server",
+        description=(
+            "Start a local HTTP server that answers each request after a delay, fetch\n"
+            "N URLs from it with a plain requests.Session, then with FuturesSession,\n"
+            "and print the times, the requests per second and the speedup."
+        ),
+        epilog=_DEMO_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    demo.set_defaults(run=_demo, parser=demo)
+    demo.add_argument(
+        "-n",
+        type=_positive_int,
+        default=32,
+        metavar="N",
+        help="number of requests (default: %(default)s)",
+    )
+    demo.add_argument(
+        "--delay-ms",
+        type=_non_negative_int,
+        default=100,
+        metavar="MS",
+        help="how long the server takes to answer each request (default: %(default)s)",
+    )
+    demo.add_argument(
+        "-w",
+        "--workers",
+        type=_positive_int,
+        default=8,
+        metavar="N",
+        help="FuturesSession worker threads (default: %(default)s)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line ``argv`` (default: ``sys.argv[1:]``); return the exit status.
+
+    0: success; 1: some requests failed; 2: bad usage; 130: interrupted.
+    """
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return USAGE
+        status: int = args.run(args)
+    except SystemExit as exc:  # argparse: --help, --version and usage errors
+        return exc.code if isinstance(exc.code, int) else USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return INTERRUPTED
+    return status

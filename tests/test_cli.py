@@ -1,0 +1,680 @@
+"""The ``requests-futures`` command, run as a subprocess and in-process through ``main``."""
+
+from __future__ import annotations
+
+import _thread
+import importlib
+import io
+import json
+import os
+import pty
+import queue
+import re
+import runpy
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import CancelledError
+from pathlib import Path
+from typing import Any
+
+import pytest
+import responses
+
+from requests_futures import _cli, _demo
+from requests_futures._cli import main
+
+from .conftest import LONG
+from .server import LoopbackServer
+
+KEYS = ["url", "status", "elapsed_ms", "bytes", "final_url", "error", "message"]
+
+# Python leaves SIGINT ignored in a child whose parent ignores it (a CI job
+# started in the background does); the interrupt test wants the usual handler.
+RUN_WITH_CTRL_C = (
+    "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "runpy.run_module('requests_futures', run_name='__main__', alter_sys=True)"
+)
+# The same tool on a machine without tqdm.
+RUN_WITHOUT_TQDM = (
+    "import runpy, sys; sys.modules['tqdm'] = None; "
+    "runpy.run_module('requests_futures', run_name='__main__', alter_sys=True)"
+)
+
+
+def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m requests_futures ARGS`` to completion."""
+    return subprocess.run(
+        [sys.executable, "-m", "requests_futures", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=4 * LONG,
+        check=False,
+    )
+
+
+def records(stdout: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stdout.splitlines()]
+
+
+def by_url(stdout: str) -> dict[str, dict[str, Any]]:
+    return {r["url"]: r for r in records(stdout)}
+
+
+class LineReader:
+    """Lines of a child's pipe, read in a thread, so a test can wait with a timeout."""
+
+    def __init__(self, stream: io.TextIOBase) -> None:
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _read(self, stream: io.TextIOBase) -> None:
+        for line in stream:
+            self.lines.put(line)
+
+    def next(self) -> str:
+        return self.lines.get(timeout=LONG)
+
+
+@pytest.fixture
+def child() -> Iterator[list[subprocess.Popen[str]]]:
+    """Children started by a test; killed if the test leaves one running."""
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.wait(LONG)
+        for stream in (process.stdin, process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+# --- fetch, as a subprocess ----------------------------------------------------------------
+
+
+def test_fetch_urls_from_arguments(server: LoopbackServer) -> None:
+    urls = [f"{server.url}/echo", f"{server.url}/bytes?n=123", f"{server.url}/redirect/2"]
+    result = cli("fetch", *urls)
+    assert result.returncode == 0, result.stderr
+    lines = records(result.stdout)
+    assert [list(line) for line in lines] == [KEYS] * 3
+    got = {line["url"]: line for line in lines}
+    assert set(got) == set(urls)
+    assert got[urls[1]]["bytes"] == 123
+    assert got[urls[2]]["final_url"] == f"{server.url}/echo"
+    for line in lines:
+        assert line["status"] == 200
+        assert line["error"] is None and line["message"] is None
+        assert line["elapsed_ms"] >= 0
+    assert server.counters.requests == 5  # three URLs, two redirect hops
+
+
+def test_fetch_urls_from_a_file_skips_blank_lines_and_comments(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
+    listing = tmp_path / "urls.txt"
+    listing.write_text(
+        f"# the first two\n{server.url}/echo?n=1\n\n   {server.url}/echo?n=2  \n"
+        f"  # {server.url}/echo?n=commented\n{server.url}/echo?n=3\n"
+    )
+    result = cli("fetch", f"{server.url}/echo?n=0", "-i", str(listing))
+    assert result.returncode == 0, result.stderr
+    assert sorted(by_url(result.stdout)) == [f"{server.url}/echo?n={n}" for n in range(4)]
+    assert server.counters.requests == 4
+
+
+def test_fetch_urls_from_stdin(server: LoopbackServer) -> None:
+    result = cli("fetch", "-i", "-", stdin=f"{server.url}/status/201\n\n{server.url}/echo\n")
+    assert result.returncode == 0, result.stderr
+    assert {u: r["status"] for u, r in by_url(result.stdout).items()} == {
+        f"{server.url}/status/201": 201,
+        f"{server.url}/echo": 200,
+    }
+
+
+def test_stdin_is_read_as_the_requests_go(
+    server: LoopbackServer, child: list[subprocess.Popen[str]]
+) -> None:
+    # One worker: the first URL's line comes out while stdin is still open.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "requests_futures", "fetch", "-w", "1", "-i", "-"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    child.append(process)
+    assert process.stdin is not None and process.stdout is not None
+    out = LineReader(process.stdout)  # type: ignore[arg-type]
+    process.stdin.write(f"{server.url}/echo?n=1\n")
+    process.stdin.flush()
+    assert json.loads(out.next())["url"] == f"{server.url}/echo?n=1"
+    process.stdin.write(f"{server.url}/echo?n=2\n")
+    process.stdin.close()
+    assert json.loads(out.next())["url"] == f"{server.url}/echo?n=2"
+    assert process.wait(LONG) == 0
+
+
+def test_failures_are_reported_on_their_own_lines(
+    server: LoopbackServer, refused_url: str
+) -> None:
+    good = [f"{server.url}/echo?n=1", f"{server.url}/echo?n=2"]
+    bad = {refused_url: "ConnectionError", "not-a-url": "MissingSchema", "http://": "InvalidURL"}
+    result = cli("fetch", good[0], *bad, good[1])
+    assert result.returncode == 1
+    got = by_url(result.stdout)
+    assert set(got) == {*good, *bad}
+    for url in good:
+        assert got[url]["status"] == 200
+        assert got[url]["error"] is None
+    for url, error in bad.items():
+        assert got[url]["status"] is None
+        assert got[url]["bytes"] is None
+        assert got[url]["final_url"] is None
+        assert got[url]["error"] == error
+        assert got[url]["message"]
+    assert "  failed: 3\n" in result.stderr
+    assert "    ConnectionError: 1\n" in result.stderr
+    assert "    status 200: 2\n" in result.stderr
+
+
+def test_summary_counts_statuses_and_latency(server: LoopbackServer) -> None:
+    statuses = [200, 200, 200, 404, 404, 500]
+    result = cli(
+        "fetch", *(f"{server.url}/status/{code}?i={i}" for i, code in enumerate(statuses))
+    )
+    # Any HTTP status is a response: nothing failed.
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith("summary: 6 requests in ")
+    assert "  responses: 6\n" in result.stderr
+    assert "    status 200: 3\n    status 404: 2\n    status 500: 1\n" in result.stderr
+    assert "  failed: 0\n" in result.stderr
+    latency = re.search(r"p50 ([\d.]+) ms, p95 ([\d.]+) ms, p99 ([\d.]+) ms", result.stderr)
+    assert latency is not None
+    p50, p95, p99 = map(float, latency.groups())
+    assert 0 <= p50 <= p95 <= p99
+    assert p99 == max(r["elapsed_ms"] for r in records(result.stdout))
+    assert re.search(r"\(\d+\.\d requests/s\)", result.stderr)
+
+
+def test_output_file(server: LoopbackServer, tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    result = cli("fetch", "-o", str(out), f"{server.url}/echo")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert records(out.read_text())[0]["status"] == 200
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param([], id="no-command"),
+        pytest.param(["fetch"], id="no-urls"),
+        pytest.param(["fetch", "-H", "no colon", "http://127.0.0.1:9/"], id="bad-header"),
+        pytest.param(["fetch", "--bogus"], id="unknown-option"),
+    ],
+)
+def test_bad_usage_exits_2(args: list[str]) -> None:
+    result = cli(*args)
+    assert result.returncode == 2
+    assert "usage: requests-futures" in result.stderr
+    assert result.stdout == ""
+
+
+def test_ctrl_c_cancels_writes_what_finished_and_exits_130(
+    server: LoopbackServer, child: list[subprocess.Popen[str]]
+) -> None:
+    held = [f"{server.url}/hold/never-{i}" for i in range(8)]  # answered at teardown only
+    process = subprocess.Popen(
+        [sys.executable, "-c", RUN_WITH_CTRL_C, "fetch", "-w", "4", f"{server.url}/echo", *held],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    child.append(process)
+    assert process.stdout is not None
+    out = LineReader(process.stdout)  # type: ignore[arg-type]
+    first = json.loads(out.next())
+    assert first["url"] == f"{server.url}/echo"
+    # The echo, then four held requests (one per worker) in flight.
+    deadline = time.monotonic() + LONG
+    while server.counters.requests < 5 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    start = time.monotonic()
+    status = process.wait(LONG)
+    assert time.monotonic() - start < LONG / 2
+    assert status == 130
+    assert process.stderr is not None
+    err = process.stderr.read()
+    assert "interrupted: 4 requests in flight abandoned" in err
+    assert "summary: 1 requests in " in err
+    assert "    status 200: 1\n" in err
+    out.thread.join(LONG)
+    assert out.lines.empty()  # nothing more was written
+    assert server.counters.requests == 5  # the rest of the URLs were never sent
+
+
+def test_closed_output_stops_the_run_quietly(
+    server: LoopbackServer, child: list[subprocess.Popen[str]]
+) -> None:
+    urls = [f"{server.url}/echo?n={n}" for n in range(20)]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "requests_futures", "fetch", "-w", "1", *urls],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    child.append(process)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.readline()
+    process.stdout.close()  # as `| head -1` does
+    assert process.wait(LONG) == 1
+    err = process.stderr.read()
+    assert "output closed" in err
+    assert "Traceback" not in err
+    assert server.counters.requests < len(urls)
+
+
+# --- progress ------------------------------------------------------------------------------
+
+
+def test_progress_bar_with_tqdm(server: LoopbackServer) -> None:
+    pytest.importorskip("tqdm")
+    result = cli("fetch", "--progress", f"{server.url}/echo", f"{server.url}/echo?n=2")
+    assert result.returncode == 0
+    assert "2/2" in result.stderr
+    assert "failed=0" in result.stderr
+
+
+def test_plain_progress_lines_without_tqdm(server: LoopbackServer) -> None:
+    urls = [f"{server.url}/echo?n={n}" for n in range(3)]
+    result = subprocess.run(
+        [sys.executable, "-c", RUN_WITHOUT_TQDM, "fetch", "--progress", *urls],
+        capture_output=True,
+        text=True,
+        timeout=4 * LONG,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "progress: 3/3 done, 0 failed, " in result.stderr
+
+
+@pytest.mark.parametrize(("args", "shown"), [([], True), (["--no-progress"], False)])
+def test_progress_shown_only_on_a_terminal(
+    server: LoopbackServer, args: list[str], shown: bool
+) -> None:
+    controller, terminal = pty.openpty()
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", RUN_WITHOUT_TQDM, "fetch", *args, f"{server.url}/echo"],
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+            text=True,
+            timeout=4 * LONG,
+            check=False,
+        )
+        os.close(terminal)
+        terminal = -1
+        written = b""
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # Linux: EIO once the terminal side is closed and drained
+                break
+            if not chunk:
+                break
+            written += chunk
+    finally:
+        os.close(controller)
+        if terminal != -1:
+            os.close(terminal)
+    assert result.returncode == 0
+    assert b"summary: 1 requests" in written
+    assert (b"progress: 1/1 done" in written) is shown
+
+
+# --- demo ----------------------------------------------------------------------------------
+
+
+def speedup(table: str) -> float:
+    match = re.search(r"^FuturesSession, \d+ workers .*\s([\d.]+)x$", table, re.MULTILINE)
+    assert match is not None, table
+    return float(match.group(1))
+
+
+def test_demo_with_its_defaults_shows_a_speedup() -> None:
+    # The README's first command, through the installed script when there is one.
+    script = Path(sys.executable).with_name("requests-futures")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "requests_futures"]
+    result = subprocess.run(
+        [*command, "demo"], capture_output=True, text=True, timeout=6 * LONG, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "32 GET requests" in result.stdout
+    assert re.search(r"^requests\.Session .* 1\.0x$", result.stdout, re.MULTILINE)
+    assert speedup(result.stdout) > 2
+
+
+def test_demo_in_process(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "-n", "8", "--delay-ms", "50", "-w", "4"]) == 0
+    assert speedup(capsys.readouterr().out) > 1
+
+
+def test_demo_reports_unexpected_statuses(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_demo, "_sequential", lambda urls: [500] * len(urls))
+    assert main(["demo", "-n", "2", "--delay-ms", "0"]) == 1
+    assert "unexpected statuses from requests.Session: [500]" in capsys.readouterr().out
+
+
+# --- help, version, imports ----------------------------------------------------------------
+
+
+def test_help_texts() -> None:
+    top = cli("--help")
+    assert top.returncode == 0
+    assert "fetch" in top.stdout and "demo" in top.stdout
+    fetch = cli("fetch", "--help")
+    assert fetch.returncode == 0
+    for text in ("-i FILE", "--no-progress", "examples:", "exit status:", "130 interrupted"):
+        assert text in fetch.stdout
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    import requests_futures
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"requests-futures {requests_futures.__version__}\n"
+
+
+def test_importing_the_library_does_not_import_the_cli() -> None:
+    code = (
+        "import sys, requests_futures; "
+        "print(sorted(m for m in ('requests_futures._cli', 'requests_futures._demo', "
+        "'tqdm', 'argparse') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=LONG, check=True
+    )
+    assert result.stdout == "[]\n"
+
+
+# --- in-process: arguments and plumbing ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-H", "X Bad: 1"], "expected 'Name: value'"),
+        (["-H", "X-Ok: a\nb"], "expected 'Name: value'"),
+        (["-X", "GE T"], "not an HTTP method"),
+        (["-w", "0"], "must be at least 1"),
+        (["-w", "many"], "expected a whole number"),
+        (["--timeout", "0"], "must be a positive number of seconds"),
+        (["--timeout", "nan"], "must be a positive number of seconds"),
+        (["--timeout", "soon"], "expected a number of seconds"),
+        (["--progress", "--no-progress"], "not allowed with argument"),
+        (["-i", "/nonexistent/urls.txt"], "cannot read /nonexistent/urls.txt"),
+        (["-o", "/nonexistent/out.jsonl"], "cannot write /nonexistent/out.jsonl"),
+    ],
+)
+def test_bad_fetch_arguments(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    assert main(["fetch", *args, "http://127.0.0.1:9/"]) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-n", "0"], "must be at least 1"),
+        (["--delay-ms", "-1"], "must be 0 or more"),
+        (["--delay-ms", "soon"], "expected a whole number"),
+    ],
+)
+def test_bad_demo_arguments(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    assert main(["demo", *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "requests-futures fetch -i urls.txt" in capsys.readouterr().err
+
+
+def test_fetch_needs_urls(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["fetch", "--no-progress"]) == 2
+    assert "give URLs as arguments, or a file of them" in capsys.readouterr().err
+
+
+def test_python_dash_m(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    importlib.import_module("requests_futures.__main__")  # imported: runs nothing
+    del sys.modules["requests_futures.__main__"]
+    monkeypatch.setattr(sys, "argv", ["requests_futures", "--version"])
+    with pytest.raises(SystemExit) as exit:
+        runpy.run_module("requests_futures", run_name="__main__", alter_sys=True)
+    assert exit.value.code == 0
+    assert capsys.readouterr().out.startswith("requests-futures ")
+
+
+def test_in_process_progress_bar_and_plain_lines(
+    server: LoopbackServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("tqdm")
+    assert main(["fetch", "--progress", f"{server.url}/echo"]) == 0
+    assert "1/1" in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    assert main(["fetch", "--progress", f"{server.url}/echo"]) == 0
+    assert "progress: 1/1 done, 0 failed" in capsys.readouterr().err
+
+
+def test_in_process_ctrl_c(server: LoopbackServer, capsys: pytest.CaptureFixture[str]) -> None:
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        pytest.skip("SIGINT is not Python's to handle in this process")
+    interrupted = threading.Event()
+
+    def update_then_ctrl_c(self: object, stats: object) -> None:
+        if not interrupted.is_set():  # once, while the first line is being written
+            interrupted.set()
+            _thread.interrupt_main()
+
+    held = [f"{server.url}/hold/in-process-{i}" for i in range(4)]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_cli._NoProgress, "update", update_then_ctrl_c)
+        status = main(["fetch", "-w", "2", f"{server.url}/delay?ms=300", *held])
+    assert status == 130
+    captured = capsys.readouterr()
+    assert [r["status"] for r in records(captured.out)] == [200]
+    assert "interrupted: " in captured.err
+    assert "    status 200: 1\n" in captured.err
+    for url in held:
+        server.release(url.rsplit("/", 1)[1])
+
+
+def test_unexpected_errors_propagate(
+    server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object) -> dict[str, Any]:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(_cli, "_record", broken)
+    with pytest.raises(RuntimeError, match="bug"):
+        main(["fetch", f"{server.url}/echo"])
+
+
+@responses.activate
+def test_method_headers_and_data_are_sent(capsys: pytest.CaptureFixture[str]) -> None:
+    responses.add(responses.PUT, "http://127.0.0.1:9/a", status=204)
+    argv = ["fetch", "-X", "put", "-H", "X-One: 1", "-H", "X-Two:  two words ", "-d", "a=é"]
+    assert main([*argv, "http://127.0.0.1:9/a"]) == 0
+    (call,) = responses.calls
+    assert call.request.method == "PUT"
+    assert call.request.headers["X-One"] == "1"
+    assert call.request.headers["X-Two"] == "two words"
+    assert call.request.body == "a=é".encode()
+    assert records(capsys.readouterr().out)[0]["status"] == 204
+
+
+@responses.activate
+def test_data_alone_means_post(capsys: pytest.CaptureFixture[str]) -> None:
+    responses.add(responses.POST, "http://127.0.0.1:9/a")
+    assert main(["fetch", "-d", "x", "http://127.0.0.1:9/a"]) == 0
+    assert responses.calls[0].request.method == "POST"
+
+
+def test_in_process_fetch_from_file_and_stdin(
+    server: LoopbackServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    listing = tmp_path / "urls.txt"
+    listing.write_text(f"{server.url}/echo?n=1\n# no\n{server.url}/status/503\n")
+    out = tmp_path / "out.jsonl"
+    assert main(["fetch", "-i", str(listing), "-o", str(out), "--timeout", "5"]) == 0
+    assert sorted(r["status"] for r in records(out.read_text())) == [200, 503]
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO(f"{server.url}/echo?n=2\n"))
+    assert main(["fetch", "-i", "-", "-o", "-", "http://"]) == 1
+    assert sorted(by_url(capsys.readouterr().out)) == ["http://", f"{server.url}/echo?n=2"]
+
+
+def test_input_that_is_not_a_regular_file(
+    server: LoopbackServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    read, write = os.pipe()
+    os.write(write, f"{server.url}/echo\n".encode())
+    os.close(write)
+    try:
+        assert main(["fetch", "-i", f"/dev/fd/{read}"]) == 0
+    finally:
+        os.close(read)
+    assert len(records(capsys.readouterr().out)) == 1
+
+
+def test_broken_pipe_in_process(server: LoopbackServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    read, write = os.pipe()
+    os.close(read)
+    with os.fdopen(write, "w") as broken:
+        monkeypatch.setattr(sys, "stdout", broken)
+        assert main(["fetch", f"{server.url}/echo"]) == 1
+
+
+def test_keyboard_interrupt_outside_fetch(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(*args: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_demo, "run_demo", interrupted)
+    assert main(["demo"]) == 130
+    assert capsys.readouterr().err == "interrupted\n"
+
+
+def test_plain_progress_is_throttled() -> None:
+    stream = io.StringIO()
+    stats = _cli._Stats()
+    progress = _cli._PlainProgress(stream, None, interval=3600)
+    stats.add({"error": None, "status": 200, "elapsed_ms": 1.0})
+    progress.update(stats)
+    assert stream.getvalue() == ""
+    progress.close(stats)
+    progress.close(stats)  # already shown: nothing more
+    assert stream.getvalue().startswith("progress: 1 done, 0 failed, ")
+    assert stream.getvalue().count("\n") == 1
+    progress.interval = 0
+    progress.update(stats)
+    assert stream.getvalue().count("\n") == 2
+
+
+def test_percentiles_are_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert [_cli._percentile(values, p) for p in (50, 95, 99, 100)] == [50, 95, 99, 100]
+    assert _cli._percentile([7.0], 50) == 7.0
+
+
+def test_ctrl_c_is_held_back_while_a_line_is_written() -> None:
+    ctrl_c = _cli._CtrlC()
+    ctrl_c.hold = True
+    ctrl_c._handle(signal.SIGINT, None)
+    assert ctrl_c.pending
+    with pytest.raises(KeyboardInterrupt):
+        ctrl_c.release()
+    with pytest.raises(KeyboardInterrupt):
+        ctrl_c._handle(signal.SIGINT, None)
+
+
+def test_ctrl_c_handler_installed_only_over_pythons_own() -> None:
+    before = signal.getsignal(signal.SIGINT)
+    with _cli._CtrlC() as ctrl_c:
+        installed = signal.getsignal(signal.SIGINT) != before
+        assert installed is (before is signal.default_int_handler)
+        assert (ctrl_c.previous is not None) is installed
+    assert signal.getsignal(signal.SIGINT) == before
+
+    elsewhere: list[object] = []
+
+    def in_a_thread() -> None:
+        with _cli._CtrlC() as ctrl_c:
+            elsewhere.append(ctrl_c.previous)
+
+    thread = threading.Thread(target=in_a_thread)
+    thread.start()
+    thread.join(LONG)
+    assert elsewhere == [None]
+
+
+def test_sigint_blocked_without_signal_masks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(signal, "pthread_sigmask")
+    with _cli._sigint_blocked():
+        pass
+
+
+def test_daemon_executor() -> None:
+    executor = _cli._DaemonExecutor(1)
+    running, gate = threading.Event(), threading.Event()
+
+    def block() -> bool:
+        running.set()
+        return gate.wait(LONG)
+
+    blocked = executor.submit(block)
+    assert running.wait(LONG)
+    queued = executor.submit(int, "1")
+    failing = executor.submit(int, "x")
+    executor.shutdown(wait=False, cancel_futures=True)
+    executor.shutdown(wait=False, cancel_futures=True)  # again: harmless
+    assert queued.cancelled() and failing.cancelled()
+    with pytest.raises(RuntimeError, match="shut down"):
+        executor.submit(int, "2")
+    gate.set()
+    assert blocked.result(timeout=LONG) is True
+    executor.shutdown()
+    with pytest.raises(CancelledError):
+        queued.result(timeout=0)
+
+    other = _cli._DaemonExecutor(1)
+    running.clear()
+    gate.clear()
+    other.submit(block)
+    assert running.wait(LONG)
+    skipped = other.submit(int, "0")
+    assert skipped.cancel()  # cancelled in the queue: the worker passes it by
+    gate.set()
+    assert other.submit(int, "x").exception(timeout=LONG).__class__ is ValueError
+    assert other.submit(int, "3").result(timeout=LONG) == 3
+    other.shutdown()
+    assert not any(t.is_alive() for t in other._threads)
