@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, wait
-from typing import TYPE_CHECKING, Any
+from itertools import islice
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from requests import Request
 
@@ -20,6 +20,15 @@ if TYPE_CHECKING:  # pragma: no cover
 #: The window when the executor's worker count cannot be learned.
 DEFAULT_WINDOW = 32
 
+#: What ``map()`` accepts as one item.
+MapItem = str | bytes | Request | Mapping[str, Any]
+
+#: The item type of one ``map()`` call, handed back with each future.
+ItemT = TypeVar("ItemT", bound=MapItem)
+
+#: What ``map()`` returns.
+MapResults = Generator[tuple[ItemT, "Future[Response]"], None, None]
+
 
 def _failed(exc: BaseException) -> Future[Response]:
     future: Future[Response] = Future()
@@ -27,7 +36,7 @@ def _failed(exc: BaseException) -> Future[Response]:
     return future
 
 
-def _submit(session: FuturesSession, item: Any) -> Future[Response]:
+def _submit(session: FuturesSession, item: object) -> Future[Response]:
     """Submit one item; a bad item gives a future that holds the error."""
     try:
         if isinstance(item, (str, bytes)):
@@ -62,11 +71,11 @@ def _submit(session: FuturesSession, item: Any) -> Future[Response]:
 
 def map_requests(
     session: FuturesSession,
-    items: Iterable[Any],
+    items: Iterable[ItemT],
     *,
     window: int | None = None,
     ordered: bool = True,
-) -> Iterator[tuple[Any, Future[Response]]]:
+) -> MapResults[ItemT]:
     """Validate at the call, then return the lazy generator."""
     if window is None:
         workers = getattr(session.executor, "_max_workers", None)
@@ -83,16 +92,11 @@ def map_requests(
     return _unordered(session, iterator, window)
 
 
-def _ordered(
-    session: FuturesSession, items: Iterator[Any], window: int
-) -> Iterator[tuple[Any, Future[Response]]]:
-    pending: deque[tuple[Any, Future[Response]]] = deque()
+def _ordered(session: FuturesSession, items: Iterator[ItemT], window: int) -> MapResults[ItemT]:
+    pending: deque[tuple[ItemT, Future[Response]]] = deque()
     try:
         while True:
-            while len(pending) < window:
-                item = next(items, _END)
-                if item is _END:
-                    break
+            for item in islice(items, window - len(pending)):
                 pending.append((item, _submit(session, item)))
             if not pending:
                 return
@@ -103,31 +107,27 @@ def _ordered(
         _cancel(f for _, f in pending)
 
 
-def _unordered(
-    session: FuturesSession, items: Iterator[Any], window: int
-) -> Iterator[tuple[Any, Future[Response]]]:
-    pending: dict[concurrent.futures.Future[Any], Any] = {}
+def _unordered(session: FuturesSession, items: Iterator[ItemT], window: int) -> MapResults[ItemT]:
+    pending: dict[Future[Response], ItemT] = {}
     exhausted = False
     try:
         while True:
-            while not exhausted and len(pending) < window:
-                item = next(items, _END)
-                if item is _END:
-                    exhausted = True
-                    break
-                pending[_submit(session, item)] = item
+            if not exhausted:
+                room = window - len(pending)
+                for item in islice(items, room):
+                    pending[_submit(session, item)] = item
+                    room -= 1
+                exhausted = room > 0
             if not pending:
                 return
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                yield pending.pop(future), future  # type: ignore[misc]
+            wait(pending, return_when=FIRST_COMPLETED)
+            # Those that are done, in input order among themselves.
+            for future in [f for f in pending if f.done()]:
+                yield pending.pop(future), future
     finally:
         _cancel(pending)
 
 
-def _cancel(futures: Iterable[concurrent.futures.Future[Any]]) -> None:
+def _cancel(futures: Iterable[Future[Any]]) -> None:
     for future in futures:
         future.cancel()
-
-
-_END = object()

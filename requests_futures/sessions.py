@@ -14,17 +14,18 @@ from __future__ import annotations
 
 import inspect
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor, wait
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from requests import Request, Session
 from requests.adapters import DEFAULT_POOLBLOCK, DEFAULT_POOLSIZE, HTTPAdapter
 from urllib3.util import Timeout as _Urllib3Timeout
 
 from . import _environment, _remote
-from ._batch import map_requests
+from ._batch import ItemT, MapResults, map_requests
 from ._future import Future, adopt
+from ._handoff import carry_thread_state
 
 if TYPE_CHECKING:  # pragma: no cover
     from requests.models import PreparedRequest, Response
@@ -51,13 +52,22 @@ def _run(
     kwargs: dict[str, Any],
 ) -> Any:
     """Do one request in a worker: the function every submitted task runs."""
+    runner: Session = owner if target is None else target
+    # A FuturesSession given as ``session=`` would hand the call to its own
+    # executor and make this future's result a future: run it (or the session
+    # it wraps in turn) synchronously here instead.
+    while isinstance(runner, FuturesSession):
+        inner: Session | None = getattr(runner, "session", None)
+        if inner is None:
+            break
+        runner = inner
     previous = getattr(_worker_state, "owner", None)
-    _worker_state.owner = owner
+    _worker_state.owner = runner
     try:
-        if target is None:
-            response = getattr(Session, verb)(owner, *args, **kwargs)
+        if isinstance(runner, FuturesSession):
+            response = getattr(Session, verb)(runner, *args, **kwargs)
         else:
-            response = getattr(target, verb)(*args, **kwargs)
+            response = getattr(runner, verb)(*args, **kwargs)
     finally:
         _worker_state.owner = previous
     if callback is not None:
@@ -288,24 +298,52 @@ class FuturesSession(Session):
             kwargs["timeout"] = self.timeout
         return self._submit("request", background_callback, args, kwargs)
 
-    def send(self, request: PreparedRequest, **kwargs: Any) -> Future[Response]:  # type: ignore[override]
+    def send(  # type: ignore[override]
+        self,
+        request: PreparedRequest,
+        *,
+        background_callback: BackgroundCallback | None = None,
+        **kwargs: Any,
+    ) -> Future[Response]:
         """Submit a prepared request; return a future of its response.
 
-        Takes the arguments of :meth:`requests.Session.send`, plus
-        ``background_callback`` as :meth:`request` does.  The session's
-        default ``timeout`` applies here too.
+        Takes the arguments of :meth:`requests.Session.send` (``stream``,
+        ``timeout``, ``allow_redirects``, …) and ``background_callback`` as
+        :meth:`request` does.  The session's default ``timeout`` applies here
+        too.  Like ``requests``' own ``send``, it does not merge the session's
+        settings into ``request``: prepare it with :meth:`prepare_request` for
+        that.
+
+        Inside the worker, while ``requests`` runs a request of this session
+        (its ``request()``, redirects, hooks and auth handlers), ``send`` stays
+        synchronous and returns the :class:`~requests.Response` that code
+        expects.  Auth handlers that keep per-thread state while a request is
+        prepared (:class:`~requests.auth.HTTPDigestAuth`) find it in the worker.
+
+        :raises TypeError: for a non-callable ``background_callback``.
+        :raises ValueError: for a :class:`requests.Request` that was not
+            prepared.
+        :raises RuntimeError: if the session is closed.
 
         .. versionadded:: 2.0
         """
         if getattr(_worker_state, "owner", None) is self:
             # requests itself, in our worker (Session.request, redirects).
-            return super().send(request, **kwargs)  # type: ignore[return-value]
-        callback = kwargs.pop("background_callback", None)
-        if callback is not None and not callable(callback):
-            raise TypeError(f"background_callback must be callable, got {type(callback).__name__}")
+            return cast("Future[Response]", super().send(request, **kwargs))
+        if isinstance(request, Request):
+            raise ValueError(
+                "send() takes a PreparedRequest: pass session.prepare_request(request), "
+                "or call session.request(...) instead"
+            )
+        if background_callback is not None and not callable(background_callback):
+            raise TypeError(
+                "background_callback must be callable as callback(session, response), "
+                f"got {type(background_callback).__name__}"
+            )
         if self.timeout is not None:
             kwargs.setdefault("timeout", self.timeout)
-        return self._submit("send", callback, (request,), kwargs)
+        request = carry_thread_state(request)
+        return self._submit("send", background_callback, (request,), kwargs)
 
     def prepare_request(self, request: Request) -> PreparedRequest:
         """As :meth:`requests.Session.prepare_request`; the netrc lookup is cached.
@@ -365,11 +403,11 @@ class FuturesSession(Session):
 
     def map(
         self,
-        items: Iterable[str | bytes | Request | Mapping[str, Any]],
+        items: Iterable[ItemT],
         *,
         window: int | None = None,
         ordered: bool = True,
-    ) -> Iterator[tuple[Any, Future[Response]]]:
+    ) -> MapResults[ItemT]:
         """Run many requests, at most ``window`` at a time; yield each one done.
 
         Items are pulled from ``items`` (any iterable, lazy or endless) only as
@@ -381,7 +419,10 @@ class FuturesSession(Session):
         order when ``ordered`` is true, in completion order otherwise.  A failed
         request does not stop the others: its future holds the exception, and
         so does the future of an item that is not a valid request.  Closing
-        the iterator early (``break``) cancels the requests not yet started.
+        the generator early (``break`` out of the loop, or ``.close()``)
+        cancels the requests not yet started and returns at once; the few that
+        are running finish in the background.  The item is handed back as
+        given, so its static type is kept (``ItemT``).
 
         :param window: most requests submitted and not yet yielded; default
             twice the executor's worker count, or 32 when that is unknown.

@@ -6,10 +6,12 @@ Routes (GET, POST, PUT, PATCH, DELETE, OPTIONS and HEAD all dispatch here):
 - ``/delay?ms=N``: waits N milliseconds (a simulated slow server), then echoes.
 - ``/status/N``: answers with status N.
 - ``/redirect/N``: redirects N times, then lands on ``/echo``.
-- ``/redirect-to?url=U``: one 302 to U.
+- ``/redirect-to?url=U``: one 302 to U (``&status=N`` for another 3xx).
 - ``/hold/NAME``: answers only once the test calls ``server.release(NAME)``.
 - ``/cookies/set?k=v``: sets cookie k=v; ``/cookies``: echoes the cookies sent.
 - ``/bytes?n=N``: N bytes of body.
+- ``/digest/USER/PASS``: 401 with an HTTP Digest challenge (qop=auth, MD5)
+  until the request carries a valid answer for USER and PASS, then echoes.
 
 The counters (connections accepted, requests, most requests in flight at once)
 prove pooling and concurrency; ``reset()`` zeroes them between tests.
@@ -17,6 +19,7 @@ prove pooling and concurrency; ``reset()`` zeroes them between tests.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 import threading
@@ -24,8 +27,34 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+from urllib.request import parse_http_list, parse_keqv_list
 
 MAX_HOLD = 30.0  # seconds a /hold request waits at most, so nothing hangs
+
+
+DIGEST_REALM = "loopback"
+DIGEST_NONCE = "5ca1ab1e"
+DIGEST_CHALLENGE = f'Digest realm="{DIGEST_REALM}", nonce="{DIGEST_NONCE}", qop="auth"'
+
+
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+def _digest_ok(method: str, header: str, user: str, password: str) -> bool:
+    """Whether ``header`` answers our Digest challenge (RFC 7616, qop=auth, MD5)."""
+    if not header.startswith("Digest "):
+        return False
+    fields = parse_keqv_list(parse_http_list(header[len("Digest ") :]))
+    try:
+        ha1 = _md5(f"{user}:{DIGEST_REALM}:{password}")
+        ha2 = _md5(f"{method}:{fields['uri']}")
+        expected = _md5(
+            f"{ha1}:{DIGEST_NONCE}:{fields['nc']}:{fields['cnonce']}:{fields['qop']}:{ha2}"
+        )
+        return fields["username"] == user and fields["response"] == expected
+    except KeyError:
+        return False
 
 
 class Counters:
@@ -110,7 +139,7 @@ class _Handler(BaseHTTPRequestHandler):
                 target = f"/redirect/{left - 1}" if left > 1 else "/echo"
                 self._send(302, b"", {"Location": target})
             elif route == "redirect-to":
-                self._send(302, b"", {"Location": query["url"]})
+                self._send(int(query.get("status", "302")), b"", {"Location": query["url"]})
             elif route == "hold":
                 self.server.event(parts[1]).wait(MAX_HOLD)
                 self._echo(body)
@@ -121,6 +150,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self._echo(body, {"cookies": self.headers.get("Cookie", "")})
             elif route == "bytes":
                 self._send(200, b"x" * int(query.get("n", "0")))
+            elif route == "digest":
+                if _digest_ok(self.command, self.headers.get("Authorization", ""), *parts[1:3]):
+                    self._echo(body)
+                else:
+                    self._send(401, b"", {"WWW-Authenticate": DIGEST_CHALLENGE})
             else:
                 self._echo(body)
         finally:

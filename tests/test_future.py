@@ -1,0 +1,206 @@
+"""Awaitable futures: ``await session.get(url)`` inside a running event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from requests_futures import Future, FuturesSession
+from requests_futures._future import adopt
+
+from .conftest import LONG
+from .server import LoopbackServer
+
+# How many ticks the ticker must count before it lets the held request go.
+TICKS_BEFORE_RELEASE = 20
+
+
+@pytest.fixture(params=["own", "supplied"])
+def session(request: pytest.FixtureRequest) -> Iterator[FuturesSession]:
+    """A session on its own executor, and one on a supplied ThreadPoolExecutor."""
+    if request.param == "own":
+        with FuturesSession(max_workers=4) as session:
+            yield session
+        return
+    with ThreadPoolExecutor(max_workers=4) as executor, FuturesSession(executor) as session:
+        yield session
+
+
+def test_await_leaves_the_event_loop_running(
+    server: LoopbackServer, session: FuturesSession
+) -> None:
+    # The request is held at the server until a ticker task, running on the
+    # same loop, has ticked enough: a blocked loop could never release it.
+    ticks = 0
+
+    async def ticker(done: asyncio.Event) -> None:
+        nonlocal ticks
+        while not done.is_set():
+            ticks += 1
+            if ticks == TICKS_BEFORE_RELEASE:
+                server.release("ticker")
+            await asyncio.sleep(0.005)
+
+    async def main() -> requests.Response:
+        done = asyncio.Event()
+        task = asyncio.create_task(ticker(done))
+        try:
+            return await asyncio.wait_for(session.get(server.url + "/hold/ticker"), LONG)
+        finally:
+            done.set()
+            await task
+
+    response = asyncio.run(main())
+    assert isinstance(response, requests.Response)
+    assert response.json()["path"] == "/hold/ticker"
+    assert ticks >= TICKS_BEFORE_RELEASE
+
+
+def test_slow_requests_in_flight_do_not_stop_other_tasks(
+    server: LoopbackServer, session: FuturesSession
+) -> None:
+    delay = 0.4
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    async def main() -> list[requests.Response]:
+        task = asyncio.create_task(ticker())
+        try:
+            futures = [session.get(f"{server.url}/delay?ms={int(delay * 1000)}") for _ in range(4)]
+            return await asyncio.gather(*futures)
+        finally:
+            task.cancel()
+
+    start = time.monotonic()
+    responses = asyncio.run(main())
+    elapsed = time.monotonic() - start
+    assert [r.status_code for r in responses] == [200] * 4
+    assert server.counters.max_in_flight >= 2
+    # A blocked loop would have ticked about once; a free one ~ delay / 10 ms.
+    assert ticks >= 10, (ticks, elapsed)
+
+
+def test_gather_returns_results_in_argument_order(
+    server: LoopbackServer, session: FuturesSession
+) -> None:
+    # The first argument finishes last, the last one first.
+    delays = [450, 300, 150, 0]
+
+    async def main() -> list[requests.Response]:
+        return await asyncio.gather(
+            *(session.get(f"{server.url}/delay?ms={ms}&i={i}") for i, ms in enumerate(delays))
+        )
+
+    responses = asyncio.run(main())
+    assert [r.json()["query"]["i"] for r in responses] == [["0"], ["1"], ["2"], ["3"]]
+
+
+def test_await_raises_what_result_raises(refused_url: str, session: FuturesSession) -> None:
+    async def main() -> None:
+        await session.get(refused_url)
+
+    with pytest.raises(requests.ConnectionError):
+        asyncio.run(main())
+
+
+def test_awaitable_futures_are_still_concurrent_futures(
+    server: LoopbackServer, session: FuturesSession
+) -> None:
+    futures = [session.get(f"{server.url}/echo?i={i}") for i in range(3)]
+    assert all(isinstance(f, concurrent.futures.Future) for f in futures)
+    assert all(isinstance(f, Future) for f in futures)
+    done = set(concurrent.futures.as_completed(futures, timeout=LONG))
+    assert done == set(futures)
+    finished, _ = concurrent.futures.wait(futures, timeout=LONG)
+    assert finished == set(futures)
+
+    async def main() -> list[requests.Response]:
+        return [await f for f in futures]
+
+    awaited = asyncio.run(main())
+    # Awaiting changed nothing: result() gives the very same responses.
+    assert awaited == [f.result(timeout=LONG) for f in futures]
+
+
+def test_cancelling_the_awaiting_task_cancels_a_queued_request(
+    server: LoopbackServer,
+) -> None:
+    with FuturesSession(max_workers=1) as session:
+        blocker = session.get(server.url + "/hold/blocker")  # takes the only worker
+        queued = session.get(server.url + "/queued")
+
+        async def main() -> None:
+            task = asyncio.create_task(_await(queued))
+            await asyncio.sleep(0)  # let the task start awaiting
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+        asyncio.run(main())
+        assert queued.cancelled()
+        server.release("blocker")
+        assert blocker.result(timeout=LONG).status_code == 200
+        # One worker, first in first out: had it not been cancelled, /queued
+        # would reach the server before /after.
+        assert session.get(server.url + "/after").result(timeout=LONG).status_code == 200
+    assert server.counters.paths == ["/hold/blocker", "/after"]
+
+
+def test_cancelling_the_task_does_not_strand_a_running_request(
+    server: LoopbackServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="concurrent.futures")
+    started = threading.Event()
+
+    def auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
+        started.set()  # the request is being prepared in the worker
+        return request
+
+    with FuturesSession(max_workers=1) as session:
+        running = session.get(server.url + "/hold/running", auth=auth)
+
+        async def main() -> None:
+            task = asyncio.create_task(_await(running))
+            assert await asyncio.to_thread(started.wait, LONG)
+            assert running.running()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+        asyncio.run(main())  # the loop is closed before the response arrives
+        assert not running.cancelled()
+        server.release("running")
+        # The request completes in the worker; its future still gives the response.
+        assert running.result(timeout=LONG).status_code == 200
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def _await(future: Future[requests.Response]) -> requests.Response:
+    return await future
+
+
+def test_adopt_switches_only_exact_concurrent_futures() -> None:
+    plain: concurrent.futures.Future[int] = concurrent.futures.Future()
+    assert adopt(plain) is plain
+    assert type(plain) is Future
+
+    class Custom(concurrent.futures.Future[int]):
+        pass
+
+    custom = Custom()
+    assert adopt(custom) is custom
+    assert type(custom) is Custom
