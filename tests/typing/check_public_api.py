@@ -1,0 +1,92 @@
+"""What users' type checkers see: checked by mypy in CI, never run.
+
+Each ``assert_type`` pins the static type of an expression; a change in the
+annotations of ``requests_futures`` that changes what users see fails here.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Generator, Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Any
+
+from requests import PreparedRequest, Request, Response
+
+from requests_futures import Future, FuturesSession
+from requests_futures.sessions import FuturesSession as ClassicFuturesSession
+
+if sys.version_info >= (3, 11):
+    from typing import assert_type
+else:
+    from typing_extensions import assert_type
+
+URL = "http://127.0.0.1:8000/echo"
+
+session = FuturesSession()
+assert_type(ClassicFuturesSession(), FuturesSession)
+assert_type(FuturesSession(executor=ThreadPoolExecutor(4)), FuturesSession)
+
+# The verbs, request() and send() return futures of responses.
+assert_type(session.get(URL), Future[Response])
+assert_type(session.get(URL).result(), Response)
+assert_type(session.get(URL).result(timeout=1.0), Response)
+assert_type(session.post(URL, json={"a": 1}), Future[Response])
+assert_type(session.put(URL, data=b""), Future[Response])
+assert_type(session.patch(URL), Future[Response])
+assert_type(session.delete(URL), Future[Response])
+assert_type(session.head(URL), Future[Response])
+assert_type(session.options(URL), Future[Response])
+assert_type(session.request("GET", URL), Future[Response])
+assert_type(session.request("GET", URL).result(), Response)
+
+prepared = session.prepare_request(Request("GET", URL))
+assert_type(prepared, PreparedRequest)
+assert_type(session.send(prepared), Future[Response])
+assert_type(session.send(prepared, timeout=1.0).result(), Response)
+
+
+def count_redirects(session: FuturesSession, response: Response) -> int:
+    return len(response.history)
+
+
+# A background callback that returns a value changes the result at run time;
+# statically the future stays a Future[Response].
+assert_type(session.get(URL, background_callback=count_redirects), Future[Response])
+
+# They are concurrent.futures futures as well.
+for done in as_completed([session.get(URL), session.get(URL)]):
+    assert_type(done.result(), Response)
+
+
+async def awaiting() -> None:
+    assert_type(await session.get(URL), Response)
+    assert_type(await session.request("GET", URL), Response)
+    assert_type(await session.send(prepared), Response)
+
+
+# map() hands each item back with its own static type.
+urls = [URL, URL]
+assert_type(session.map(urls), Generator[tuple[str, Future[Response]], None, None])
+for url, future in session.map(urls, window=4, ordered=False):
+    assert_type(url, str)
+    assert_type(future, Future[Response])
+    assert_type(future.result(), Response)
+
+requests_ = [Request("GET", URL)]
+for request, _ in session.map(requests_):
+    assert_type(request, Request)
+
+mappings: list[Mapping[str, Any]] = [{"url": URL, "method": "POST", "json": {}}]
+for mapping, _ in session.map(mappings):
+    assert_type(mapping, Mapping[str, Any])
+
+mixed: list[str | Request] = [URL, Request("GET", URL)]
+for item, _ in session.map(mixed):
+    assert_type(item, str | Request)
+
+results = session.map(iter(urls))
+results.close()  # a generator: close() ends it early
+
+with FuturesSession(max_workers=4) as managed:
+    assert_type(managed, FuturesSession)
