@@ -71,7 +71,12 @@ def _run(
     finally:
         _worker_state.owner = previous
     if callback is not None:
-        result = callback(owner, response)
+        outer = getattr(_worker_state, "callback_of", None)
+        _worker_state.callback_of = owner
+        try:
+            result = callback(owner, response)
+        finally:
+            _worker_state.callback_of = outer
         if result is not None:
             return result
     return response
@@ -440,14 +445,22 @@ class FuturesSession(Session):
         The session's own executor is shut down and its connections closed.
         A supplied executor and a supplied session are left running.  Calling
         it again does nothing; submitting afterwards raises ``RuntimeError``.
+        Called from a hook or ``background_callback`` of this session, it
+        does not wait (it cannot wait for the request it is part of).
         """
+        # Called from a hook or callback of one of our own requests, this very
+        # thread runs a request of ours: waiting for it would never end.
+        inside = self in (
+            getattr(_worker_state, "owner", None),
+            getattr(_worker_state, "callback_of", None),
+        )
         with self._lock:
             self._closed = True
             pending = list(self._pending)
         for future in pending:
             future.cancel()
         if self._owns_executor:
-            self.executor.shutdown(wait=True, cancel_futures=True)
-        else:
+            self.executor.shutdown(wait=not inside, cancel_futures=True)
+        elif not inside:
             wait([f for f in pending if not f.cancelled()])
         super().close()

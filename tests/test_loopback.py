@@ -449,3 +449,54 @@ def test_hooks_run_for_every_hop_and_the_callback_once(server: LoopbackServer) -
         future.result(timeout=LONG)
     assert hops == [(302, "/redirect/2"), (302, "/redirect/1"), (200, "/echo")]
     assert callbacks == ["/echo"]
+
+
+def test_a_streamed_body_is_read_in_the_calling_thread(server: LoopbackServer) -> None:
+    size = 256 * 1024
+    with FuturesSession() as session:
+        response = session.get(f"{server.url}/bytes?n={size}", stream=True).result(timeout=LONG)
+        assert not response.raw.closed  # the body has not been read yet
+        read = sum(len(chunk) for chunk in response.iter_content(chunk_size=8192))
+        again = session.get(server.url + "/echo").result(timeout=LONG)
+    assert read == size
+    assert again.status_code == 200
+    # The streamed connection went back to the pool and was reused.
+    assert server.counters.connections == 1
+
+
+def _close_in_callback(session: FuturesSession, response: requests.Response) -> str:
+    session.close()
+    return "closed"
+
+
+@pytest.mark.parametrize("supplied", [False, True], ids=["owned", "supplied"])
+def test_close_from_a_background_callback_does_not_deadlock(
+    server: LoopbackServer, supplied: bool
+) -> None:
+    before = set(worker_threads())
+    executor = ThreadPoolExecutor(2, thread_name_prefix="requests-futures") if supplied else None
+    session = FuturesSession(executor=executor)
+    future = session.get(server.url + "/echo", background_callback=_close_in_callback)
+    assert future.result(timeout=LONG) == "closed"
+    with pytest.raises(RuntimeError, match="closed"):
+        session.get(server.url + "/echo")
+    mine = set(worker_threads()) - before
+    if executor is not None:
+        assert executor.submit(lambda: 1).result(timeout=LONG) == 1
+        executor.shutdown()
+    for thread in mine:
+        thread.join(LONG)
+    assert not any(t.is_alive() for t in mine)
+
+
+def test_close_from_a_hook_does_not_deadlock(server: LoopbackServer) -> None:
+    with ThreadPoolExecutor(1) as executor:
+        session = FuturesSession(executor=executor)
+
+        def hook(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+            session.close()
+
+        future = session.get(server.url + "/echo", hooks={"response": hook})
+        assert future.result(timeout=LONG).status_code == 200
+        with pytest.raises(RuntimeError, match="closed"):
+            session.get(server.url + "/echo")

@@ -807,3 +807,24 @@ def test_map_is_the_batch_of_the_session(mock: responses.RequestsMock) -> None:
         (URL, "mapped"),
         (URL, "mapped"),
     ]
+
+
+def test_method_and_url_may_be_keywords(mock: responses.RequestsMock) -> None:
+    mock.add("PUT", URL)
+    with FuturesSession(timeout=5) as session:
+        response = session.request(method="PUT", url=URL).result(timeout=LONG)
+        assert response.status_code == 200
+        future = session.put(url=URL, data="body", background_callback=lambda s, r: r.url)
+        assert future.result(timeout=LONG) == URL
+    assert _sent_kwargs(mock, 0)["timeout"] == 5
+    assert _sent(mock, 1).body == "body"
+
+
+def test_callback_gets_the_futures_session_even_with_a_supplied_one(
+    mock: responses.RequestsMock,
+) -> None:
+    mock.add("GET", URL)
+    supplied = requests.Session()
+    with FuturesSession(session=supplied) as session:
+        got = session.get(URL, background_callback=lambda s, r: s).result(timeout=LONG)
+    assert got is session
