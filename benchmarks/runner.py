@@ -21,8 +21,10 @@ from .contenders import CACHE, CONTENDERS, PEERS, peer_folder
 from .scenarios import Scenario, load, select
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-#: Longest one contender run may take before it counts as failed.
-RUN_TIMEOUT = 900.0
+#: Longest one contender run may take (s) before it is stopped and shown as
+#: timed out; --quick keeps the whole run under a minute this way.
+RUN_TIMEOUT = 120.0
+QUICK_RUN_TIMEOUT = 8.0
 
 
 # --- the server ---------------------------------------------------------------------------
@@ -183,7 +185,9 @@ class Result:
         return bool(self.runs) and self.missing is None and self.error is None
 
 
-def run_contender(server: Server, scenario: Scenario, name: str, n: int) -> dict[str, Any]:
+def run_contender(
+    server: Server, scenario: Scenario, name: str, n: int, timeout: float
+) -> dict[str, Any]:
     """One run in a fresh process; the measures, plus what the server saw."""
     spec = {
         "contender": name,
@@ -199,7 +203,7 @@ def run_contender(server: Server, scenario: Scenario, name: str, n: int) -> dict
         env=_contender_env(),
         capture_output=True,
         text=True,
-        timeout=RUN_TIMEOUT,
+        timeout=timeout,
     )
     if done.returncode != 0:
         lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
@@ -236,9 +240,12 @@ def run_scenario(
             result = results[name]
             if result.error is not None:
                 continue
+            timeout = QUICK_RUN_TIMEOUT if quick else RUN_TIMEOUT
             try:
-                result.runs.append(run_contender(server, scenario, name, n))
-            except (RuntimeError, subprocess.TimeoutExpired, ValueError) as exc:
+                result.runs.append(run_contender(server, scenario, name, n, timeout))
+            except subprocess.TimeoutExpired:
+                result.error = f"timed out (over {timeout:.0f} s)"
+            except (RuntimeError, ValueError) as exc:
                 result.error = str(exc)[:200]
     return list(results.values())
 
@@ -293,7 +300,12 @@ def table(scenario: Scenario, results: list[Result], n: int) -> tuple[list[str],
         if result.contender == scenario.baseline:
             label += " (baseline)"
         if not result.ok:
-            why = f"missing ({result.missing})" if result.missing else f"failed: {result.error}"
+            if result.missing:
+                why = f"missing ({result.missing})"
+            elif str(result.error).startswith("timed out"):
+                why = str(result.error)
+            else:
+                why = f"failed: {result.error}"
             rows.append([label, why] + [""] * (len(columns) - 1))
             continue
         row = measures(scenario, result, base, n)

@@ -217,7 +217,8 @@ class FuturesSession(Session):
         self.timeout = timeout
         self._lock = threading.Lock()
         self._closed = False
-        self._pending: set[Future[Any]] = set()
+        self._pending: set[Future[Any]] = set()  # only with a supplied executor
+        self._forget = self._pending.discard
         # Executors whose workers are other processes get their own submit,
         # chosen once here so that the thread path pays nothing per request.
         self._dumps = _remote.serializer_for(self.executor)
@@ -242,8 +243,13 @@ class FuturesSession(Session):
             future = adopt(
                 self.executor.submit(_run, self, self.session, verb, callback, args, kwargs)
             )
+            if self._owns_executor:
+                # close() shuts our executor down with cancel_futures=True:
+                # no need to track the future (that would cost every request
+                # a callback and every held future ~150 bytes).
+                return future  # type: ignore[return-value]
             self._pending.add(future)  # type: ignore[arg-type]
-        future.add_done_callback(self._pending.discard)
+        future.add_done_callback(self._forget)
         return future  # type: ignore[return-value]
 
     def _submit_remote(
@@ -263,7 +269,7 @@ class FuturesSession(Session):
                 raise RuntimeError("this FuturesSession is closed; create a new one")
             future = adopt(self.executor.submit(_remote.run, *task))
             self._pending.add(future)  # type: ignore[arg-type]
-        future.add_done_callback(self._pending.discard)
+        future.add_done_callback(self._forget)
         return future  # type: ignore[return-value]
 
     def request(  # type: ignore[override]

@@ -6,7 +6,7 @@ from . import Scenario
 
 _COMMON = {
     "n": 3000,
-    "quick_n": 300,
+    "quick_n": 200,
     "path": "/?delay_ms=0",
     "size": 2,
     "baseline": "sequential",
