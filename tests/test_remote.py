@@ -33,6 +33,11 @@ def pid_of_worker(session: FuturesSession, response: requests.Response) -> tuple
     return type(session).__name__, os.getpid(), response.status_code
 
 
+def count_words(session: FuturesSession, response: requests.Response) -> int:
+    """README.rst's script example: only the count travels back."""
+    return len(response.json()["body"].split())
+
+
 def tag_response(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
     """A response hook, run in the worker."""
     response.headers["X-Hooked-In"] = str(os.getpid())
@@ -113,6 +118,14 @@ def test_get_runs_in_a_worker_process_with_the_session_settings(
     ).result(timeout=LONG)
     assert (name, status) == ("FuturesSession", 200)
     assert pid != os.getpid()
+
+
+def test_the_readme_script_example(pool: ProcessPoolExecutor, server: LoopbackServer) -> None:
+    with FuturesSession(executor=pool) as session:
+        texts = ["one two", "three four five"]
+        url = server.url + "/echo"
+        futures = [session.post(url, data=text, background_callback=count_words) for text in texts]
+        assert sum(f.result(timeout=LONG) for f in futures) == 5
 
 
 def test_an_existing_session_is_used_in_the_worker(

@@ -67,6 +67,20 @@ def test_get_runs_on_a_dask_worker(session: FuturesSession, server: LoopbackServ
     assert pid != os.getpid()
 
 
+def test_the_readme_example(client: Any, server: LoopbackServer) -> None:
+    session = FuturesSession(executor=client.get_executor())
+    texts = ["one two", "three four five"]
+    url = server.url + "/echo"
+    futures = [
+        session.post(
+            url, data=text, background_callback=lambda s, r: len(r.json()["body"].split())
+        )
+        for text in texts
+    ]
+    assert sum(f.result(timeout=LONG) for f in futures) == 5
+    session.close()
+
+
 def test_ten_identical_gets_are_ten_requests(
     session: FuturesSession, server: LoopbackServer
 ) -> None:
