@@ -148,7 +148,7 @@ def _dask() -> Iterator[Executor]:
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address="127.0.0.1:0",  # no fixed port (8787) to collide on
         ) as cluster,
         Client(cluster) as client,
     ):

@@ -39,7 +39,7 @@ def client() -> Iterator[Any]:
         threads_per_worker=THREADS,
         processes=True,
         host="127.0.0.1",
-        dashboard_address=None,
+        dashboard_address="127.0.0.1:0",  # no fixed port (8787) to collide on
     )
     client = distributed.Client(cluster)
     yield client
