@@ -24,6 +24,7 @@ import resource
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +54,7 @@ class Job:
     c: int
     size: int  # expected body length
     tally: Tally = field(default_factory=Tally)
+    state: Any = None  # what the contender's setup made, if it has one
 
     def urls(self) -> Iterator[str]:
         return (self.url for _ in range(self.n))
@@ -64,6 +66,9 @@ class Contender:
     label: str
     peer: str | None  # key in PEERS, or None when nothing extra is needed
     run: Callable[[Job], None]
+    #: Entered before the clock starts and left after it stops; its value is
+    #: ``job.state`` (pools, clusters: what a long-running program starts once).
+    setup: Callable[[Job], AbstractContextManager[Any]] | None = None
 
 
 #: Peer packages: key -> (pip requirement, import name).  Each is installed
@@ -77,6 +82,7 @@ PEERS: dict[str, tuple[str, str]] = {
     "httpx": ("httpx", "httpx"),
     "aiohttp": ("aiohttp", "aiohttp"),
     "niquests": ("niquests", "niquests"),
+    "dask": ("distributed", "distributed"),  # also this project's dask extra
 }
 
 
@@ -89,9 +95,14 @@ RF110_TARGET = peer_folder("rf110")
 CONTENDERS: dict[str, Contender] = {}
 
 
-def contender(name: str, label: str, peer: str | None = None) -> Callable[..., Any]:
+def contender(
+    name: str,
+    label: str,
+    peer: str | None = None,
+    setup: Callable[[Job], AbstractContextManager[Any]] | None = None,
+) -> Callable[..., Any]:
     def register(run: Callable[[Job], None]) -> Callable[[Job], None]:
-        CONTENDERS[name] = Contender(name, label, peer, run)
+        CONTENDERS[name] = Contender(name, label, peer, run, setup)
         return run
 
     return register
@@ -390,6 +401,93 @@ def _grequests_imap(job: Job) -> None:
     _grequests(job)
 
 
+# --- scale-out: a CPU-heavy background_callback (scenario F) -----------------------------
+
+
+def summarise(session: Any, response: Any) -> tuple[int, int, float]:
+    """The callback: parse the JSON body and add up a field, in Python.
+
+    Module level, so that worker processes and Dask workers can import it.
+    Only the status, the body's length and the total travel back.
+    """
+    total = 0.0
+    for record in response.json()["records"]:
+        if "a" in record["tags"] and record["name"].startswith("item-"):
+            total += record["price"] * sum(ord(c) for c in record["name"]) / 1000
+    return response.status_code, len(response.content), total
+
+
+def _summarised(job: Job) -> None:
+    session = job.state
+    check = job.tally.check
+    futures = [session.get(url, background_callback=summarise) for url in job.urls()]
+    for future in futures:
+        status, size, _ = future.result(timeout=120)
+        check(status, size, job.size)
+
+
+@contextmanager
+def _warm(executor: Any, job: Job) -> Iterator[Any]:
+    """A FuturesSession on ``executor``, every worker started and connected."""
+    with _ours()(executor=executor, timeout=60) as session:
+        for future in [session.get(job.url) for _ in range(2 * job.c)]:
+            future.result(timeout=120)
+        yield session
+
+
+@contextmanager
+def _thread_pool(job: Job) -> Iterator[Any]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(job.c) as pool, _warm(pool, job) as session:
+        yield session
+
+
+@contextmanager
+def _process_pool(job: Job) -> Iterator[Any]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(job.c, mp_context=spawn) as pool, _warm(pool, job) as session:
+        yield session
+
+
+@contextmanager
+def _local_cluster(job: Job) -> Iterator[Any]:
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=job.c,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",
+        ) as cluster,
+        Client(cluster) as client,
+        _warm(client.get_executor(), job) as session,
+    ):
+        yield session
+
+
+@contender("futures-cpu-threads", "FuturesSession, C threads", setup=_thread_pool)
+def _futures_cpu_threads(job: Job) -> None:
+    _summarised(job)
+
+
+@contender("futures-cpu-processes", "FuturesSession, C processes", setup=_process_pool)
+def _futures_cpu_processes(job: Job) -> None:
+    _summarised(job)
+
+
+@contender(
+    "futures-cpu-dask", "FuturesSession, Dask LocalCluster of C", peer="dask", setup=_local_cluster
+)
+def _futures_cpu_dask(job: Job) -> None:
+    _summarised(job)
+
+
 # --- the process entry point --------------------------------------------------------------
 
 
@@ -448,6 +546,10 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
     warnings = _PoolFull()
     logging.getLogger("urllib3").addHandler(warnings)
     job = Job(spec["url"], spec["n"], spec["c"], spec["size"])
+    started = ExitStack()
+    setup = CONTENDERS[name].setup
+    if setup is not None:
+        job.state = started.enter_context(setup(job))
     import gc
 
     gc.collect()
@@ -458,6 +560,7 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
     elapsed = time.perf_counter() - start
     cpu = time.process_time() - cpu
     peak = _rss.peak()
+    started.close()
     from importlib import metadata
 
     return {

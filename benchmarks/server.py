@@ -4,7 +4,8 @@ It runs apart from the clients so that it does not share their GIL, holds
 thousands of idle keep-alive connections at no cost, and answers:
 
 - ``GET /?delay_ms=N``: a 2-byte body (``ok``) after N milliseconds;
-- ``GET /bytes?n=N``: a body of N bytes.
+- ``GET /bytes?n=N``: a body of N bytes;
+- ``GET /json?records=N``: :func:`json_document` of N records.
 
 A second port, the *control* port, answers ``GET /stats`` with a JSON object
 (``connections`` accepted, ``requests`` served, ``open`` and ``max_open``
@@ -58,6 +59,21 @@ def _body(n: int) -> bytes:
     body = _bodies.get(n)
     if body is None:
         body = _bodies[n] = b"x" * n
+    return body
+
+
+_documents: dict[int, bytes] = {}
+
+
+def json_document(records: int) -> bytes:
+    """A JSON object of ``records`` small records: work for a parser."""
+    body = _documents.get(records)
+    if body is None:
+        items = [
+            {"id": i, "name": f"item-{i}", "price": i % 97 + 0.5, "tags": ["a", "b", str(i % 7)]}
+            for i in range(records)
+        ]
+        body = _documents[records] = json.dumps({"records": items}).encode()
     return body
 
 
@@ -161,6 +177,11 @@ def benchmark_route(method: str, target: str) -> tuple[str, bytes, float]:
             if not 0 <= n <= MAX_BYTES:
                 return "400 Bad Request", b"n out of range", 0.0
             return "200 OK", _body(n), 0.0
+        if split.path == "/json":
+            records = int(query.get("records", "0"))
+            if not 0 <= records <= MAX_BYTES // 100:
+                return "400 Bad Request", b"records out of range", 0.0
+            return "200 OK", json_document(records), 0.0
     except ValueError:
         return "400 Bad Request", b"bad number", 0.0
     return "404 Not Found", b"not found", 0.0
