@@ -62,24 +62,26 @@ def _run(
             break
         runner = inner
     previous = getattr(_worker_state, "owner", None)
-    _worker_state.owner = runner
+    outer = getattr(_worker_state, "running_for", None)
+    # Lets owner.close(), called from a hook or the callback, skip waiting
+    # for the request this thread is in the middle of.
+    _worker_state.running_for = owner
     try:
-        if isinstance(runner, FuturesSession):
-            response = getattr(Session, verb)(runner, *args, **kwargs)
-        else:
-            response = getattr(runner, verb)(*args, **kwargs)
-    finally:
-        _worker_state.owner = previous
-    if callback is not None:
-        outer = getattr(_worker_state, "callback_of", None)
-        _worker_state.callback_of = owner
+        _worker_state.owner = runner
         try:
-            result = callback(owner, response)
+            if isinstance(runner, FuturesSession):
+                response = getattr(Session, verb)(runner, *args, **kwargs)
+            else:
+                response = getattr(runner, verb)(*args, **kwargs)
         finally:
-            _worker_state.callback_of = outer
-        if result is not None:
-            return result
-    return response
+            _worker_state.owner = previous
+        if callback is not None:
+            result = callback(owner, response)
+            if result is not None:
+                return result
+        return response
+    finally:
+        _worker_state.running_for = outer
 
 
 def _positive_int(value: object, name: str) -> int:
@@ -456,10 +458,7 @@ class FuturesSession(Session):
         """
         # Called from a hook or callback of one of our own requests, this very
         # thread runs a request of ours: waiting for it would never end.
-        inside = self in (
-            getattr(_worker_state, "owner", None),
-            getattr(_worker_state, "callback_of", None),
-        )
+        inside = getattr(_worker_state, "running_for", None) is self
         with self._lock:
             self._closed = True
             pending = list(self._pending)

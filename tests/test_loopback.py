@@ -489,9 +489,11 @@ def test_close_from_a_background_callback_does_not_deadlock(
     assert not any(t.is_alive() for t in mine)
 
 
-def test_close_from_a_hook_does_not_deadlock(server: LoopbackServer) -> None:
+@pytest.mark.parametrize("supplied", [False, True], ids=["own-session", "supplied-session"])
+def test_close_from_a_hook_does_not_deadlock(server: LoopbackServer, supplied: bool) -> None:
+    inner = requests.Session() if supplied else None
     with ThreadPoolExecutor(1) as executor:
-        session = FuturesSession(executor=executor)
+        session = FuturesSession(executor=executor, session=inner)
 
         def hook(response: requests.Response, *args: Any, **kwargs: Any) -> None:
             session.close()
@@ -500,3 +502,5 @@ def test_close_from_a_hook_does_not_deadlock(server: LoopbackServer) -> None:
         assert future.result(timeout=LONG).status_code == 200
         with pytest.raises(RuntimeError, match="closed"):
             session.get(server.url + "/echo")
+    if inner is not None:
+        inner.close()
