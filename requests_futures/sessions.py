@@ -22,7 +22,7 @@ from requests import Request, Session
 from requests.adapters import DEFAULT_POOLBLOCK, DEFAULT_POOLSIZE, HTTPAdapter
 from urllib3.util import Timeout as _Urllib3Timeout
 
-from . import _environment, _remote
+from . import _environment, _remote, _shutdown
 from ._batch import ItemT, MapResults, map_requests
 from ._future import Future, adopt
 from ._handoff import carry_thread_state
@@ -221,6 +221,8 @@ class FuturesSession(Session):
         self._closed = False
         self._pending: set[Future[Any]] = set()  # only with a supplied executor
         self._forget = self._pending.discard
+        if self._owns_executor:
+            _shutdown.track(self)  # its queued requests are cancelled at exit
         # Executors whose workers are other processes get their own submit,
         # chosen once here so that the thread path pays nothing per request.
         self._dumps = _remote.serializer_for(self.executor)
@@ -465,7 +467,11 @@ class FuturesSession(Session):
         for future in pending:
             future.cancel()
         if self._owns_executor:
+            # Cancelled here rather than by shutdown(cancel_futures=True), which
+            # would leave them where concurrent.futures.wait() never sees them.
+            _shutdown.cancel_queued(self.executor)
             self.executor.shutdown(wait=not inside, cancel_futures=True)
+            _shutdown.untrack(self)
         elif not inside:
             wait([f for f in pending if not f.cancelled()])
         super().close()
