@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 from collections.abc import Generator
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 _T = TypeVar("_T")
 
@@ -29,14 +29,35 @@ class Future(concurrent.futures.Future[_T]):
         return asyncio.wrap_future(self).__await__()
 
 
-def adopt(future: concurrent.futures.Future[_T]) -> concurrent.futures.Future[_T]:
-    """Make an executor's plain future awaitable, in place, when it is safe.
+#: For each future class of a foreign executor, its awaitable subclass.
+_awaitable_classes: dict[type[concurrent.futures.Future[Any]], type[Future[Any]]] = {}
+
+
+def _awaitable_class(cls: type[concurrent.futures.Future[Any]]) -> type[Future[Any]]:
+    awaitable = _awaitable_classes.get(cls)
+    if awaitable is None:
+        namespace = {"__module__": cls.__module__, "__qualname__": cls.__qualname__}
+        awaitable = type(cls.__name__, (cls, Future), namespace)
+        _awaitable_classes[cls] = awaitable
+    return awaitable
+
+
+def adopt(future: concurrent.futures.Future[_T]) -> Future[_T]:
+    """Make an executor's future awaitable, in place: the same object.
 
     Executors in the standard library (and Dask's ``ClientExecutor``) hand out
     exact ``concurrent.futures.Future`` instances.  Our subclass adds methods
     and no state, so switching the class of such an instance changes nothing
-    but what it can do.  A future of any other class is returned untouched.
+    but what it can do.  A future of another executor's own subclass becomes
+    an instance of a subclass of both, so it keeps its class's behaviour.  In
+    the unlikely case Python refuses the switch, the future is returned as it
+    is (still a ``concurrent.futures.Future``, just not awaitable).
     """
-    if type(future) is concurrent.futures.Future:
-        future.__class__ = Future
-    return future
+    if isinstance(future, Future):
+        return future
+    cls = type(future)
+    try:
+        future.__class__ = Future if cls is concurrent.futures.Future else _awaitable_class(cls)
+    except TypeError:  # a class that refuses subclasses, or an odd layout
+        pass
+    return cast("Future[_T]", future)

@@ -251,10 +251,10 @@ class FuturesSession(Session):
                 # close() shuts our executor down with cancel_futures=True:
                 # no need to track the future (that would cost every request
                 # a callback and every held future ~150 bytes).
-                return future  # type: ignore[return-value]
-            self._pending.add(future)  # type: ignore[arg-type]
+                return future
+            self._pending.add(future)
         future.add_done_callback(self._forget)
-        return future  # type: ignore[return-value]
+        return future
 
     def _submit_remote(
         self,
@@ -272,9 +272,9 @@ class FuturesSession(Session):
             if self._closed:
                 raise RuntimeError("this FuturesSession is closed; create a new one")
             future = adopt(self.executor.submit(_remote.run, *task))
-            self._pending.add(future)  # type: ignore[arg-type]
+            self._pending.add(future)
         future.add_done_callback(self._forget)
-        return future  # type: ignore[return-value]
+        return future
 
     def request(  # type: ignore[override]
         self,

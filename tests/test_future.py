@@ -9,7 +9,8 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
+from typing import Any
 
 import pytest
 import requests
@@ -193,14 +194,94 @@ async def _await(future: Future[requests.Response]) -> requests.Response:
     return await future
 
 
-def test_adopt_switches_only_exact_concurrent_futures() -> None:
+class _TaggedFuture(concurrent.futures.Future[Any]):
+    """The future class of an executor that has its own."""
+
+    __slots__ = ("tag",)
+
+
+class _OwnFutureExecutor(Executor):
+    """Hands out _TaggedFutures, run by a thread pool; keeps what it created."""
+
+    def __init__(self, max_workers: int) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=max_workers)
+        self.created: list[_TaggedFuture] = []
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> _TaggedFuture:
+        future = _TaggedFuture()
+        future.tag = "mine"
+        self.created.append(future)
+
+        def run() -> None:
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn(*args, **kwargs))
+                except BaseException as exc:  # noqa: BLE001 - handed to the future
+                    future.set_exception(exc)
+
+        self._pool.submit(run)
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
+def test_futures_of_an_executor_with_its_own_future_class_are_awaitable(
+    server: LoopbackServer,
+) -> None:
+    with _OwnFutureExecutor(max_workers=1) as executor, FuturesSession(executor) as session:
+        blocker = session.get(server.url + "/hold/own-blocker")
+        queued = session.get(server.url + "/own-queued")
+        # The very objects the executor made, still of its class, now awaitable.
+        assert executor.created[0] is blocker
+        assert executor.created[1] is queued
+        assert isinstance(queued, _TaggedFuture)
+        assert isinstance(queued, Future)
+        assert queued.tag == "mine"  # type: ignore[attr-defined]
+
+        async def main() -> requests.Response:
+            task = asyncio.create_task(_await(queued))
+            await asyncio.sleep(0)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            server.release("own-blocker")
+            return await blocker
+
+        assert asyncio.run(main()).status_code == 200
+        assert queued.cancelled()
+        assert session.get(server.url + "/own-after").result(timeout=LONG).ok
+    assert server.counters.paths == ["/hold/own-blocker", "/own-after"]
+
+
+def test_adopt_makes_futures_awaitable_in_place() -> None:
     plain: concurrent.futures.Future[int] = concurrent.futures.Future()
     assert adopt(plain) is plain
     assert type(plain) is Future
+    assert adopt(plain) is plain  # adopting twice changes nothing
+    assert type(plain) is Future
 
     class Custom(concurrent.futures.Future[int]):
-        pass
+        def kind(self) -> str:
+            return "custom"
 
-    custom = Custom()
-    assert adopt(custom) is custom
-    assert type(custom) is Custom
+    first, second = Custom(), Custom()
+    assert adopt(first) is first
+    assert adopt(second) is second
+    assert isinstance(first, Custom)
+    assert isinstance(first, Future)
+    assert first.kind() == "custom"
+    assert type(first) is type(second)  # one awaitable class per future class
+    assert type(first).__name__ == "Custom"
+
+
+def test_adopt_leaves_a_future_class_that_refuses_subclasses() -> None:
+    class Final(concurrent.futures.Future[int]):
+        def __init_subclass__(cls) -> None:
+            raise TypeError("Final cannot be subclassed")
+
+    future = Final()
+    assert adopt(future) is future
+    assert type(future) is Final
+    future.set_result(1)
+    assert future.result(timeout=0) == 1
