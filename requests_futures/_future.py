@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 from collections.abc import Generator
 from typing import Any, TypeVar, cast
 
@@ -56,8 +57,7 @@ def adopt(future: concurrent.futures.Future[_T]) -> Future[_T]:
     if isinstance(future, Future):
         return future
     cls = type(future)
-    try:
+    # TypeError: a class that refuses subclasses, or a layout Python will not switch.
+    with contextlib.suppress(TypeError):
         future.__class__ = Future if cls is concurrent.futures.Future else _awaitable_class(cls)
-    except TypeError:  # a class that refuses subclasses, or an odd layout
-        pass
     return cast("Future[_T]", future)
