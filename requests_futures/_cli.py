@@ -28,6 +28,8 @@ from contextlib import ExitStack, contextmanager
 from itertools import chain
 from typing import IO, Any, ParamSpec, Protocol, TypeVar
 
+import requests
+
 from . import __version__
 from .sessions import FuturesSession
 
@@ -182,6 +184,10 @@ def _urls(lines: Iterable[str]) -> Iterator[str]:
             yield url
 
 
+def _requests(count: int) -> str:
+    return f"{count} request" if count == 1 else f"{count} requests"
+
+
 def _percentile(ordered: Sequence[float], percent: float) -> float:
     """Nearest-rank percentile of an ascending, non-empty sequence."""
     rank = max(1, math.ceil(percent / 100 * len(ordered)))
@@ -221,7 +227,7 @@ class _Stats:
         rate = self.done / elapsed if elapsed > 0 else 0.0
         responses = self.statuses.total()
         lines = [
-            f"summary: {self.done} requests in {elapsed:.2f} s ({rate:.1f} requests/s)",
+            f"summary: {_requests(self.done)} in {elapsed:.2f} s ({rate:.1f} requests/s)",
             f"  responses: {responses}"
             + "".join(f"\n    status {code}: {n}" for code, n in sorted(self.statuses.items())),
             f"  failed: {self.failed}"
@@ -435,8 +441,7 @@ def _run_fetch(
             os.dup2(devnull, out.fileno())
             os.close(devnull)
         except BaseException:
-            stop.set()
-            executor.shutdown(wait=False, cancel_futures=True)
+            _abandon(stop, executor, session)
             raise
         ctrl_c.hold = True  # from here on it is quick: finish, whatever comes
         progress.close(stats)
@@ -445,17 +450,24 @@ def _run_fetch(
             session.close()
             executor.shutdown()
         else:
-            # Send no more; cancel what has not started; leave those in flight.
-            stop.set()
-            executor.shutdown(wait=False, cancel_futures=True)
+            _abandon(stop, executor, session)
         lines = stats.summary()
         if stopped is not None:
-            lines.insert(0, f"{stopped}: {len(started)} requests in flight abandoned")
+            lines.insert(0, f"{stopped}: {_requests(len(started))} in flight abandoned")
         sys.stderr.write("\n".join(lines) + "\n")
         sys.stderr.flush()
     if stopped == "interrupted":
         return INTERRUPTED
     return FAILED if stats.failed or stopped else OK
+
+
+def _abandon(stop: threading.Event, executor: Executor, session: FuturesSession) -> None:
+    """Send no more requests, cancel those not started, and do not wait for the rest."""
+    stop.set()
+    executor.shutdown(wait=False, cancel_futures=True)
+    # Not FuturesSession.close(), which waits for requests in flight: this
+    # closes the pools now, and each connection in use as its request ends.
+    requests.Session.close(session)
 
 
 class _CtrlC:

@@ -254,7 +254,7 @@ def test_ctrl_c_cancels_writes_what_finished_and_exits_130(
     assert process.stderr is not None
     err = process.stderr.read()
     assert "interrupted: 4 requests in flight abandoned" in err
-    assert "summary: 1 requests in " in err
+    assert "summary: 1 request in " in err
     assert "    status 200: 1\n" in err
     out.thread.join(LONG)
     assert out.lines.empty()  # nothing more was written
@@ -336,7 +336,7 @@ def test_progress_shown_only_on_a_terminal(
         if terminal != -1:
             os.close(terminal)
     assert result.returncode == 0
-    assert b"summary: 1 requests" in written
+    assert b"summary: 1 request in" in written
     assert (b"progress: 1/1 done" in written) is shown
 
 
