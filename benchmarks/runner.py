@@ -317,6 +317,18 @@ def table(scenario: Scenario, results: list[Result], n: int) -> tuple[list[str],
     return header, rows
 
 
+def rst_table(header: list[str], rows: list[list[str]]) -> str:
+    """The same table in reStructuredText (a simple table), for README.rst."""
+    cells = [[c.replace("*", "\\*") or ".." for c in row] for row in [header, *rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    rule = " ".join("=" * w for w in widths)
+
+    def line(row: list[str]) -> str:
+        return " ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+
+    return "\n".join([rule, line(cells[0]), rule, *(line(r) for r in cells[1:]), rule])
+
+
 def format_table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(line[i]) for line in [header, *rows]) for i in range(len(header))]
     widths[1] = max(widths[1], *(len(h) for h in header[1:2]))
@@ -328,6 +340,29 @@ def format_table(header: list[str], rows: list[list[str]]) -> str:
 
     rule = "  ".join("-" * w for w in widths)
     return "\n".join([line(header), rule, *(line(r) for r in rows)])
+
+
+def write_rst(report: dict[str, Any], path: str) -> None:
+    machine = report["machine"]
+    parts = [
+        f"Measured {machine['date']} on {machine['cores']} cores ({machine['cpu']}), "
+        f"{machine['platform']}, {machine['implementation']} {machine['python']}; "
+        f"load average {machine['load_average']} before and "
+        f"{machine['load_average_after']} after the run ({report['seconds']:.0f} s). "
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()) + ". "
+        f"Command: ``{report['command']}``.",
+    ]
+    for scenario in report["scenarios"].values():
+        parts.append(
+            f"**{scenario['title']}**, N={scenario['n']:,}, median of {scenario['runs']}:"
+        )
+        parts.append(rst_table(scenario["table"]["header"], scenario["table"]["rows"]))
+    parts.append("Targets, from the same run:")
+    parts.append(
+        "\n".join(f"- {t['name']}: **{t['status']}**; {t['detail']}" for t in report["targets"])
+    )
+    with open(path, "w", encoding="utf-8") as out:
+        out.write("\n\n".join(parts) + "\n")
 
 
 # --- the command --------------------------------------------------------------------------
@@ -350,6 +385,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="run only these contenders (repeatable, or comma-separated)",
     )
     parser.add_argument("--json", metavar="FILE", help="write every number to FILE")
+    parser.add_argument("--rst", metavar="FILE", help="write the tables as reStructuredText")
     parser.add_argument("--plot", metavar="FILE.png", help="bar charts (needs matplotlib)")
     parser.add_argument(
         "--no-install", action="store_true", help="never install missing peers into .bench-cache/"
@@ -424,6 +460,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         with open(args.json, "w", encoding="utf-8") as out:
             json.dump(report, out, indent=1)
+    if args.rst:
+        write_rst(report, args.rst)
     if args.plot:
         from .plot import plot
 

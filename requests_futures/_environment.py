@@ -79,7 +79,15 @@ def _unpatched() -> bool:
 class _Snapshot:
     """Answers valid for one exact copy of ``os.environ``."""
 
-    __slots__ = ("ca_bundle", "environ", "netrc", "netrc_paths", "proxies")
+    __slots__ = (
+        "ca_bundle",
+        "environ",
+        "netrc",
+        "netrc_absent",
+        "netrc_folder",
+        "netrc_paths",
+        "proxies",
+    )
 
     def __init__(self, environ: dict[Any, Any]) -> None:
         self.environ = environ
@@ -90,6 +98,19 @@ class _Snapshot:
         self.netrc_paths = tuple(os.path.expanduser(name) for name in names)
         self.proxies: dict[tuple[str, str | None], dict[str, str]] = {}
         self.netrc: dict[tuple[_FileKey, str], tuple[str, str] | None] = {}
+        parents = {os.path.dirname(path) for path in self.netrc_paths}
+        #: The one folder all netrc candidates are in, if they share one.
+        self.netrc_folder = parents.pop() if len(parents) == 1 else ""
+        #: (dev, ino, mtime, ctime) of that folder when no candidate was in it.
+        self.netrc_absent: tuple[int, int, int, int] | None = None
+
+
+def _folder_key(path: str) -> tuple[int, int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns)
 
 
 class Environment:
@@ -161,13 +182,31 @@ class Environment:
 
     @staticmethod
     def _netrc_file(snapshot: _Snapshot) -> _FileKey:
-        """The netrc file requests would read (the first that exists), as a key."""
+        """The netrc file requests would read (the first that exists), as a key.
+
+        When no candidate exists, one ``stat`` of their folder usually stands
+        for one failed ``stat`` per candidate: a file cannot appear in a
+        folder without changing the folder's modification time (unless the
+        folder was changed too recently for its time to tell).
+        """
+        absent = snapshot.netrc_absent
+        if absent is not None and _folder_key(snapshot.netrc_folder) == absent:
+            return None
         for path in snapshot.netrc_paths:
             try:
                 st = os.stat(path)
             except (OSError, ValueError):
                 continue
             return (path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        folder = _folder_key(snapshot.netrc_folder) if snapshot.netrc_folder else None
+        if (
+            folder is not None
+            and time.time_ns() - max(folder[2], folder[3]) >= RACY_NS
+            and not any(os.path.lexists(path) for path in snapshot.netrc_paths)
+        ):
+            # (lexists: a dangling symlink could come to life without the
+            # folder changing, so its presence rules the shortcut out.)
+            snapshot.netrc_absent = folder
         return None
 
 

@@ -500,3 +500,45 @@ def test_many_hosts_start_the_cache_over(monkeypatch: pytest.MonkeyPatch, tmp_pa
     assert 1 <= len(snapshot.proxies) <= 2
     assert 1 <= len(snapshot.netrc) <= 2
     session.close()
+
+
+def test_netrc_created_in_home_after_requests_without_one(
+    session: FuturesSession,
+    server: LoopbackServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_environment, "RACY_NS", -(2**62))  # trust every time stamp
+    home = tmp_path / "home"
+    home.mkdir()
+    old = home.stat().st_mtime_ns - 10**10
+    os.utime(home, ns=(old, old))
+    url = server.url + "/echo"
+    assert _user(_get(session, url)) is None
+    assert _user(_get(session, url)) is None
+    snapshot = _environment.environment.current()
+    assert snapshot is not None
+    assert snapshot.netrc_absent is not None  # one stat of home now stands for both
+
+    _netrc(home / ".netrc", "late", "pw")
+    os.utime(home, ns=(old + 10**9, old + 10**9))  # a distinct time, whatever the clock tick
+    assert _user(_get(session, url)) == "late:pw"
+
+
+def test_dangling_netrc_symlink_is_checked_every_time(
+    session: FuturesSession,
+    server: LoopbackServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_environment, "RACY_NS", -(2**62))
+    home = tmp_path / "home"
+    home.mkdir()
+    target = tmp_path / "elsewhere" / "netrc"
+    (home / ".netrc").symlink_to(target)
+    url = server.url + "/echo"
+    assert _user(_get(session, url)) is None
+    assert _user(_get(session, url)) is None
+    target.parent.mkdir()
+    _netrc(target, "linked", "pw")  # home itself does not change
+    assert _user(_get(session, url)) == "linked:pw"
