@@ -414,6 +414,11 @@ def test_what_only_the_parent_can_load_fails_in_the_future_with_advice(
         del globals()["made_later"]
 
 
+def test_a_task_the_worker_cannot_load_raises_with_advice() -> None:
+    with pytest.raises(RuntimeError, match=r"could not unpickle the request's session"):
+        _remote.run(b"not a pickle", b"", "token")
+
+
 def test_threads_still_take_what_cannot_be_pickled(server: LoopbackServer) -> None:
     with ThreadPoolExecutor(2) as pool, FuturesSession(executor=pool) as session:
         future = session.get(server.url + "/echo", background_callback=lambda s, r: "ok")
