@@ -161,6 +161,23 @@ def test_cancelling_the_awaiting_task_cancels_a_queued_request(
     assert server.counters.paths == ["/hold/blocker", "/after"]
 
 
+def test_a_timeout_on_await_cancels_a_queued_request(server: LoopbackServer) -> None:
+    with FuturesSession(max_workers=1) as session:
+        blocker = session.get(server.url + "/hold/timeout-blocker")
+        queued = session.get(server.url + "/timeout-queued")
+
+        async def main() -> None:
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(queued, timeout=0.05)
+
+        asyncio.run(main())
+        assert queued.cancelled()
+        server.release("timeout-blocker")
+        assert blocker.result(timeout=LONG).ok
+        assert session.get(server.url + "/timeout-after").result(timeout=LONG).ok
+    assert server.counters.paths == ["/hold/timeout-blocker", "/timeout-after"]
+
+
 def test_cancelling_the_task_does_not_strand_a_running_request(
     server: LoopbackServer, caplog: pytest.LogCaptureFixture
 ) -> None:
