@@ -362,6 +362,13 @@ def test_demo_with_its_defaults_shows_a_speedup() -> None:
     assert speedup(result.stdout) > 2
 
 
+def test_python_dash_m_demo() -> None:
+    result = cli("demo", "-n", "6", "--delay-ms", "50", "-w", "3")
+    assert result.returncode == 0, result.stderr
+    assert "6 GET requests" in result.stdout
+    assert speedup(result.stdout) > 1
+
+
 def test_demo_in_process(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "-n", "8", "--delay-ms", "50", "-w", "4"]) == 0
     assert speedup(capsys.readouterr().out) > 1
