@@ -175,6 +175,11 @@ class FuturesSession(Session):
         in.  It is used as is and never shut down by the session.  When
         omitted, the session creates (and on :meth:`close` shuts down) a
         :class:`~concurrent.futures.ThreadPoolExecutor` of ``max_workers``.
+        With a :class:`~concurrent.futures.ProcessPoolExecutor` or a Dask
+        ``client.get_executor()``, each request is pickled at the call
+        (``TypeError`` names what cannot be) and workers reuse connections;
+        this is decided here, so replace the session rather than its
+        ``executor`` attribute (README: "Scaling out").
     :param max_workers: size of the session's own thread pool (default 2);
         ignored when ``executor`` is given.
     :param session: an existing :class:`requests.Session` to make the calls
