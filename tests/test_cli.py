@@ -78,7 +78,7 @@ class LineReader:
             self.lines.put(line)
 
     def next(self) -> str:
-        return self.lines.get(timeout=LONG)
+        return self.lines.get(timeout=2 * LONG)  # a child starts slowly on a busy machine
 
 
 @pytest.fixture
@@ -264,7 +264,9 @@ def test_ctrl_c_cancels_writes_what_finished_and_exits_130(
 def test_closed_output_stops_the_run_quietly(
     server: LoopbackServer, child: list[subprocess.Popen[str]]
 ) -> None:
-    urls = [f"{server.url}/echo?n={n}" for n in range(20)]
+    # One worker; the second URL is answered only once the reader has gone.
+    rest = [f"{server.url}/echo?n={n}" for n in range(20)]
+    urls = [f"{server.url}/echo", f"{server.url}/hold/reader-gone", *rest]
     process = subprocess.Popen(
         [sys.executable, "-m", "requests_futures", "fetch", "-w", "1", *urls],
         stdout=subprocess.PIPE,
@@ -273,9 +275,10 @@ def test_closed_output_stops_the_run_quietly(
     )
     child.append(process)
     assert process.stdout is not None and process.stderr is not None
-    process.stdout.readline()
+    assert json.loads(process.stdout.readline())["url"] == urls[0]
     process.stdout.close()  # as `| head -1` does
-    assert process.wait(LONG) == 1
+    server.release("reader-gone")
+    assert process.wait(2 * LONG) == 1
     err = process.stderr.read()
     assert "output closed" in err
     assert "Traceback" not in err
