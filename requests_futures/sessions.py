@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -76,12 +77,25 @@ def _run(
         finally:
             _worker_state.owner = previous
         if callback is not None:
-            result = callback(owner, response)
+            try:
+                result = callback(owner, response)
+            except BaseException:
+                # The future will hold only the error, so nobody else can close
+                # a streamed response and give its connection back to the pool.
+                _close_quietly(response)
+                raise
             if result is not None:
                 return result
         return response
     finally:
         _worker_state.running_for = outer
+
+
+def _close_quietly(response: object) -> None:
+    close = getattr(response, "close", None)
+    if callable(close):
+        with contextlib.suppress(Exception):
+            close()
 
 
 def _positive_int(value: object, name: str) -> int:
