@@ -114,8 +114,15 @@ def _check_timeout(timeout: object) -> None:
         if isinstance(timeout, tuple):
             connect, read = timeout
             _Urllib3Timeout(connect=connect, read=read)
+            values: tuple[object, ...] = (connect, read)
         else:
             _Urllib3Timeout(total=timeout)  # type: ignore[arg-type]
+            values = (timeout,)
+        # urllib3 lets NaN, infinity and 1e300 through; every request would
+        # then fail in the socket layer (ValueError, OverflowError).
+        for value in values:
+            if value is not None and not 0 < float(value) <= threading.TIMEOUT_MAX:  # type: ignore[arg-type]
+                raise ValueError(value)
     except (TypeError, ValueError) as exc:
         raise type(exc)(
             f"timeout must be None, a positive number of seconds or a "
