@@ -108,8 +108,8 @@ def _positive_int(value: object, name: str) -> int:
 
 def _check_timeout(timeout: object) -> None:
     """Raise at construction for a timeout that requests would refuse later."""
-    if timeout is None:
-        return
+    if timeout is None or isinstance(timeout, _Urllib3Timeout):
+        return  # urllib3 checked its values when it was made
     try:
         if isinstance(timeout, tuple):
             connect, read = timeout
@@ -212,7 +212,8 @@ class FuturesSession(Session):
         grown to hold one connection per worker thread.
     :param timeout: default ``timeout`` for every request that does not pass
         its own (``requests`` has none: a server that never answers would hold
-        a worker forever).  Seconds, or a ``(connect, read)`` tuple.
+        a worker forever).  Seconds, a ``(connect, read)`` tuple, or a
+        :class:`urllib3.Timeout`.
     :raises TypeError, ValueError: for a bad ``max_workers``, ``timeout`` or
         ``adapter_kwargs``.
     """
@@ -224,7 +225,7 @@ class FuturesSession(Session):
         session: Session | None = None,
         adapter_kwargs: Mapping[str, Any] | None = None,
         *args: Any,
-        timeout: float | tuple[float | None, float | None] | None = None,
+        timeout: float | tuple[float | None, float | None] | _Urllib3Timeout | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -484,20 +485,27 @@ class FuturesSession(Session):
         Called from a hook or ``background_callback`` of this session, it
         does not wait (it cannot wait for the request it is part of).
         """
-        # Called from a hook or callback of one of our own requests, this very
-        # thread runs a request of ours: waiting for it would never end.
-        inside = getattr(_worker_state, "running_for", None) is self
+        # Called from a hook or callback of one of our own requests, or from a
+        # future's done-callback (run by the worker once _run has returned),
+        # this very thread is one the executor would wait for: never ending.
+        inside = getattr(
+            _worker_state, "running_for", None
+        ) is self or threading.current_thread() in getattr(self.executor, "_threads", ())
         with self._lock:
             self._closed = True
             pending = list(self._pending)
-        for future in pending:
-            future.cancel()
-        if self._owns_executor:
-            # Cancelled here rather than by shutdown(cancel_futures=True), which
-            # would leave them where concurrent.futures.wait() never sees them.
-            _shutdown.cancel_queued(self.executor)
-            self.executor.shutdown(wait=not inside, cancel_futures=True)
-            _shutdown.untrack(self)
-        elif not inside:
-            wait([f for f in pending if not f.cancelled()])
-        super().close()
+        try:
+            for future in pending:
+                future.cancel()
+            if self._owns_executor:
+                # Cancelled here rather than by shutdown(cancel_futures=True), which
+                # would leave them where concurrent.futures.wait() never sees them.
+                _shutdown.cancel_queued(self.executor)
+                self.executor.shutdown(wait=not inside, cancel_futures=True)
+            elif not inside:
+                wait([f for f in pending if not f.cancelled()])
+        finally:
+            # Whatever happened above, the connections are released.
+            if self._owns_executor:
+                _shutdown.untrack(self)
+            super().close()

@@ -504,3 +504,49 @@ def test_close_from_a_hook_does_not_deadlock(server: LoopbackServer, supplied: b
             session.get(server.url + "/echo")
     if inner is not None:
         inner.close()
+
+
+@pytest.mark.parametrize("own", [True, False], ids=["own-executor", "supplied-executor"])
+def test_close_from_a_done_callback_closes_everything(server: LoopbackServer, own: bool) -> None:
+    """A done-callback runs in the worker after the request: close() must not join it."""
+    supplied = None if own else ThreadPoolExecutor(max_workers=1)
+    session = FuturesSession(executor=supplied)
+    errors: list[BaseException] = []
+    closed = threading.Event()
+
+    def on_done(_: object) -> None:
+        try:
+            session.close()
+        except BaseException as exc:  # noqa: BLE001 - the test reports it
+            errors.append(exc)
+        closed.set()
+
+    future = session.get(server.url + "/echo")
+    future.add_done_callback(on_done)
+    assert future.result(timeout=LONG).status_code == 200
+    assert closed.wait(LONG)
+    assert errors == []
+    adapter = session.get_adapter(server.url)
+    assert isinstance(adapter, HTTPAdapter)
+    assert len(adapter.poolmanager.pools) == 0  # the connections were released
+    with pytest.raises(RuntimeError, match="closed"):
+        session.get(server.url + "/echo")
+    if supplied is not None:
+        supplied.shutdown()
+
+
+def test_close_releases_connections_even_if_waiting_fails(server: LoopbackServer) -> None:
+    class Failing(ThreadPoolExecutor):
+        def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+            super().shutdown(wait=wait, cancel_futures=cancel_futures)
+            raise OSError("shutdown failed")
+
+    session = FuturesSession(max_workers=1)
+    session.executor.shutdown()
+    session.executor = Failing(max_workers=1)
+    session.get(server.url + "/echo").result(timeout=LONG)
+    adapter = session.get_adapter(server.url)
+    assert isinstance(adapter, HTTPAdapter)
+    with pytest.raises(OSError, match="shutdown failed"):
+        session.close()
+    assert len(adapter.poolmanager.pools) == 0

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import requests
 import responses
+import urllib3
 from requests.adapters import BaseAdapter, HTTPAdapter
 
 from requests_futures import Future, FuturesSession
@@ -523,6 +524,15 @@ def test_default_timeout_reaches_the_adapter(mock: responses.RequestsMock) -> No
         # cookies, files, auth, timeout.
         session.request("GET", URL, None, None, None, None, None, None, 4).result(timeout=LONG)
     assert [_sent_kwargs(mock, i)["timeout"] for i in range(4)] == [7, 3, None, 4]
+
+
+def test_a_urllib3_timeout_is_a_valid_default(mock: responses.RequestsMock) -> None:
+    mock.add("GET", URL)
+    default = urllib3.Timeout(connect=2, read=5)
+    with FuturesSession(timeout=default) as session:
+        assert session.timeout is default
+        session.get(URL).result(timeout=LONG)
+    assert _sent_kwargs(mock)["timeout"] is default
 
 
 def test_no_default_timeout_unless_asked(
