@@ -106,7 +106,7 @@ def prepare(
     :raises ValueError: for ``stream=True``.
     :raises TypeError: naming the first thing that cannot be pickled.
     """
-    target = session.session
+    target = session._target  # the session that makes the calls
     _check_stream(target if target is not None else session, session, verb, args, kwargs)
     try:
         state = dumps((session, target))

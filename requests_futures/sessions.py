@@ -52,16 +52,12 @@ def _run(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
 ) -> Any:
-    """Do one request in a worker: the function every submitted task runs."""
+    """Do one request in a worker: the function every submitted task runs.
+
+    ``target`` is the session that makes the call, as :func:`_resolve` found
+    it (None: ``owner`` itself).
+    """
     runner: Session = owner if target is None else target
-    # A FuturesSession given as ``session=`` would hand the call to its own
-    # executor and make this future's result a future: run it (or the session
-    # it wraps in turn) synchronously here instead.
-    while isinstance(runner, FuturesSession):
-        inner: Session | None = getattr(runner, "session", None)
-        if inner is None:
-            break
-        runner = inner
     previous = getattr(_worker_state, "owner", None)
     outer = getattr(_worker_state, "running_for", None)
     # Lets owner.close(), called from a hook or the callback, skip waiting
@@ -71,6 +67,7 @@ def _run(
         _worker_state.owner = runner
         try:
             if isinstance(runner, FuturesSession):
+                # Its own request() would hand the call to its executor.
                 response = getattr(Session, verb)(runner, *args, **kwargs)
             else:
                 response = getattr(runner, verb)(*args, **kwargs)
@@ -89,6 +86,35 @@ def _run(
         return response
     finally:
         _worker_state.running_for = outer
+
+
+def _resolve(
+    owner: FuturesSession, session: Session | None
+) -> tuple[Session | None, tuple[FuturesSession, ...]]:
+    """The session that makes the calls for ``session=``, and the FuturesSessions on the way.
+
+    A FuturesSession given as ``session=`` would hand each call to its own
+    executor and make the future's result a future: the call goes to the
+    session it wraps (in turn), or to it synchronously if it wraps none.
+    """
+    chain: list[FuturesSession] = []
+    runner = session
+    while isinstance(runner, FuturesSession):
+        if runner is owner or any(runner is seen for seen in chain):
+            raise ValueError("session= makes a cycle of FuturesSessions")
+        chain.append(runner)
+        if runner.session is None:
+            break
+        runner = runner.session
+    return runner, tuple(chain)
+
+
+def _inner_timeout(chain: tuple[FuturesSession, ...]) -> Any:
+    """The default timeout the first FuturesSession in ``chain`` that has one applies."""
+    for session in chain:
+        if session.timeout is not None:
+            return session.timeout
+    return None
 
 
 def _close_quietly(response: object) -> None:
@@ -216,7 +242,18 @@ class FuturesSession(Session):
         :class:`urllib3.Timeout`.
     :raises TypeError, ValueError: for a bad ``max_workers``, ``timeout`` or
         ``adapter_kwargs``.
+
+    A FuturesSession given as ``session=`` lends its settings and its default
+    ``timeout`` (used when this session has none), not its executor.
+
+    A copy (:func:`copy.copy`, :mod:`pickle`) keeps the ``requests`` settings
+    (headers, auth, cookies, adapters, hooks, …) and ``timeout``, but neither
+    the executor nor ``session``: it is a closed session (``executor`` is
+    None) whose verbs raise ``RuntimeError``.
     """
+
+    #: What pickle and copy keep (requests' list, plus the default timeout).
+    __attrs__ = [*Session.__attrs__, "timeout"]  # noqa: RUF012 - a list, as requests' is
 
     def __init__(
         self,
@@ -242,7 +279,7 @@ class FuturesSession(Session):
         self.executor: Executor = executor or ThreadPoolExecutor(
             max_workers=max_workers, thread_name_prefix="requests-futures"
         )
-        self.session = session
+        self.session = session  # also finds who makes the calls (_resolve)
         self.timeout = timeout
         self._lock = threading.Lock()
         self._closed = False
@@ -258,8 +295,33 @@ class FuturesSession(Session):
         # Grow any pool smaller than the worker count (requests' default is 10),
         # including a small one mounted on a supplied session.
         _configure_adapters(session or self, _worker_count(self.executor), adapter_kwargs or {})
+
+    @property
+    def session(self) -> Session | None:
+        """The session given as ``session=``, or None."""
+        return self._session
+
+    @session.setter
+    def session(self, session: Session | None) -> None:
+        self._target, self._inner = _resolve(self, session)
+        self._session = session
         target = session.request if session is not None else super().request
         self._request_keywords, self._request_positionals = _accepted_keywords(target)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """A copy or an unpickled session: closed, with the original's settings."""
+        # What requests.Session.__setstate__ does (not in its type stubs).
+        for name, value in state.items():
+            setattr(self, name, value)
+        self.timeout = state.get("timeout")
+        self._owns_executor = False
+        self.executor = None  # type: ignore[assignment]  # closed: nothing runs
+        self.session = None
+        self._lock = threading.Lock()
+        self._closed = True
+        self._pending = set()
+        self._forget = self._pending.discard
+        self._dumps = None
 
     def _submit(
         self,
@@ -272,7 +334,7 @@ class FuturesSession(Session):
             if self._closed:
                 raise RuntimeError("this FuturesSession is closed; create a new one")
             future = adopt(
-                self.executor.submit(_run, self, self.session, verb, callback, args, kwargs)
+                self.executor.submit(_run, self, self._target, verb, callback, args, kwargs)
             )
             if self._owns_executor:
                 # close() shuts our executor down with cancel_futures=True:
@@ -336,8 +398,11 @@ class FuturesSession(Session):
                 f"({len(args)} given)"
             )
         # ``timeout`` is request()'s ninth parameter, after method and url.
-        if self.timeout is not None and "timeout" not in kwargs and len(args) < 9:
-            kwargs["timeout"] = self.timeout
+        timeout = self.timeout
+        if timeout is None and self._inner:
+            timeout = _inner_timeout(self._inner)
+        if timeout is not None and "timeout" not in kwargs and len(args) < 9:
+            kwargs["timeout"] = timeout
         return self._submit("request", background_callback, args, kwargs)
 
     def send(  # type: ignore[override]
@@ -382,8 +447,11 @@ class FuturesSession(Session):
                 "background_callback must be callable as callback(session, response), "
                 f"got {type(background_callback).__name__}"
             )
-        if self.timeout is not None:
-            kwargs.setdefault("timeout", self.timeout)
+        timeout = self.timeout
+        if timeout is None and self._inner:
+            timeout = _inner_timeout(self._inner)
+        if timeout is not None:
+            kwargs.setdefault("timeout", timeout)
         request = carry_thread_state(request)
         return self._submit("send", background_callback, (request,), kwargs)
 

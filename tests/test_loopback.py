@@ -550,3 +550,12 @@ def test_close_releases_connections_even_if_waiting_fails(server: LoopbackServer
     with pytest.raises(OSError, match="shutdown failed"):
         session.close()
     assert len(adapter.poolmanager.pools) == 0
+
+
+def test_a_wrapped_futures_session_times_out_as_it_would_alone(server: LoopbackServer) -> None:
+    with FuturesSession(timeout=SHORT) as inner, FuturesSession(session=inner) as outer:
+        try:
+            with pytest.raises(requests.ReadTimeout):
+                outer.get(server.url + "/hold/wrapped").result(timeout=LONG)
+        finally:
+            server.release("wrapped")

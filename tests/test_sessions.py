@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import concurrent.futures
+import copy
 import json
+import pickle
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -533,6 +535,68 @@ def test_a_urllib3_timeout_is_a_valid_default(mock: responses.RequestsMock) -> N
         assert session.timeout is default
         session.get(URL).result(timeout=LONG)
     assert _sent_kwargs(mock)["timeout"] is default
+
+
+def test_a_wrapped_futures_session_lends_its_default_timeout(
+    mock: responses.RequestsMock,
+) -> None:
+    mock.add("GET", URL)
+    with (
+        FuturesSession(timeout=7) as inner,
+        FuturesSession(session=inner) as outer,
+        FuturesSession(session=inner, timeout=3) as own,
+        FuturesSession(session=FuturesSession(session=inner)) as twice,
+    ):
+        outer.get(URL).result(timeout=LONG)
+        outer.get(URL, timeout=2).result(timeout=LONG)
+        outer.request("GET", URL, None, None, None, None, None, None, 4).result(timeout=LONG)
+        outer.send(outer.prepare_request(requests.Request("GET", URL))).result(timeout=LONG)
+        own.get(URL).result(timeout=LONG)
+        twice.get(URL).result(timeout=LONG)
+        inner.timeout = None  # read per request, as the session's own is
+        outer.get(URL).result(timeout=LONG)
+    timeouts = [_sent_kwargs(mock, i)["timeout"] for i in range(7)]
+    assert timeouts == [7, 2, 4, 7, 3, 7, None]
+
+
+def test_session_is_resolved_again_when_replaced(mock: responses.RequestsMock) -> None:
+    mock.add("GET", URL)
+    with FuturesSession(timeout=5) as inner, FuturesSession() as outer:
+        outer.session = inner
+        assert outer.session is inner
+        outer.get(URL).result(timeout=LONG)
+        outer.session = None
+        outer.get(URL).result(timeout=LONG)
+    assert [_sent_kwargs(mock, i)["timeout"] for i in range(2)] == [5, None]
+
+
+def test_a_cycle_of_sessions_is_refused() -> None:
+    with (
+        FuturesSession() as first,
+        FuturesSession(session=first) as second,
+        pytest.raises(ValueError, match="cycle"),
+    ):
+        first.session = second
+
+
+@pytest.mark.parametrize(
+    "make",
+    [copy.copy, lambda s: pickle.loads(pickle.dumps(s))],
+    ids=["copy", "pickle"],
+)
+def test_a_copy_is_a_closed_session_with_the_settings(make: Any) -> None:
+    with FuturesSession(timeout=5, session=requests.Session()) as original:
+        original.headers["X-Copied"] = "yes"
+        duplicate = make(original)
+    assert duplicate.headers["X-Copied"] == "yes"
+    assert duplicate.timeout == 5
+    assert duplicate.executor is None
+    assert duplicate.session is None
+    with pytest.raises(RuntimeError, match="closed"):
+        duplicate.get(URL)
+    with pytest.raises(RuntimeError, match="closed"):
+        duplicate.map([URL])
+    duplicate.close()  # harmless
 
 
 def test_no_default_timeout_unless_asked(
