@@ -86,6 +86,10 @@ PEERS: dict[str, tuple[str, str]] = {
 }
 
 
+#: No request waits longer than this (s): the runner stops a run before.
+RUN_TIMEOUT = 300.0
+
+
 def peer_folder(peer: str) -> str:
     return os.path.join(CACHE, peer)
 
@@ -274,7 +278,8 @@ def _httpx_threads(job: Job) -> None:
 
     limits = httpx.Limits(max_connections=job.c, max_keepalive_connections=job.c)
     check = job.tally.check
-    with httpx.Client(limits=limits) as client:
+    # No 5 s default timeout: the other clients wait as long as it takes.
+    with httpx.Client(limits=limits, timeout=RUN_TIMEOUT) as client:
         if job.c == 1:
             for url in job.urls():
                 response = client.get(url)
@@ -311,7 +316,7 @@ def _httpx_async(job: Job) -> None:
 
     async def main() -> None:
         limits = httpx.Limits(max_connections=job.c, max_keepalive_connections=job.c)
-        async with httpx.AsyncClient(limits=limits) as client:
+        async with httpx.AsyncClient(limits=limits, timeout=RUN_TIMEOUT) as client:
 
             async def fetch(url: str) -> None:
                 response = await client.get(url)
@@ -554,11 +559,13 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
 
     gc.collect()
     base = _rss.peak()
+    before = resource.getrusage(resource.RUSAGE_SELF)
     cpu = time.process_time()
     start = time.perf_counter()
     CONTENDERS[name].run(job)
     elapsed = time.perf_counter() - start
     cpu = time.process_time() - cpu
+    after = resource.getrusage(resource.RUSAGE_SELF)
     peak = _rss.peak()
     started.close()
     from importlib import metadata
@@ -571,6 +578,10 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
         },
         "elapsed": elapsed,
         "cpu": cpu,
+        "cpu_system": after.ru_stime - before.ru_stime,
+        # Context switches: a thread giving up the CPU (voluntary: waiting for
+        # a lock, the GIL or I/O) or having it taken away (involuntary).
+        "switches": (after.ru_nvcsw - before.ru_nvcsw) + (after.ru_nivcsw - before.ru_nivcsw),
         "responses": job.tally.responses,
         "bytes": job.tally.bytes,
         "bad": job.tally.bad,

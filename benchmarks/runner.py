@@ -21,10 +21,12 @@ from .contenders import CACHE, CONTENDERS, PEERS, peer_folder
 from .scenarios import Scenario, load, select
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-#: Longest one contender run may take (s) before it is stopped and shown as
-#: timed out; --quick keeps the whole run under a minute this way.
-RUN_TIMEOUT = 120.0
+#: Longest one contender run may take with --quick (s) before it is stopped
+#: and shown as timed out, so that the whole run stays under a minute; the
+#: full run uses each scenario's own limit.
 QUICK_RUN_TIMEOUT = 8.0
+#: See run_scenario: how many times slower than the fastest is run only once.
+SLOW = 5.0
 
 
 # --- the server ---------------------------------------------------------------------------
@@ -176,6 +178,7 @@ class Result:
     runs: list[dict[str, Any]] = field(default_factory=list)
     missing: str | None = None
     error: str | None = None
+    once: bool = False  # run once only: far slower than the fastest
 
     def median(self, key: str) -> float:
         return statistics.median(r[key] for r in self.runs)
@@ -236,11 +239,18 @@ def run_scenario(
     names = [r.contender for r in results.values() if r.missing is None]
     for round_ in range(runs):
         shift = round_ % len(names) if names else 0
+        if round_ == 1:
+            # A contender over SLOW times the fastest in the first round is not
+            # run again: its one run tells all, and the full run stays short.
+            times = [r.runs[0]["elapsed"] for r in results.values() if r.runs]
+            for result in results.values():
+                if result.runs and times and result.runs[0]["elapsed"] > SLOW * min(times):
+                    result.once = True
         for name in names[shift:] + names[:shift]:
             result = results[name]
-            if result.error is not None:
+            if result.error is not None or (result.once and result.runs):
                 continue
-            timeout = QUICK_RUN_TIMEOUT if quick else RUN_TIMEOUT
+            timeout = QUICK_RUN_TIMEOUT if quick else scenario.timeout
             try:
                 result.runs.append(run_contender(server, scenario, name, n, timeout))
             except subprocess.TimeoutExpired:
@@ -263,6 +273,7 @@ def measures(scenario: Scenario, result: Result, base: Result | None, n: int) ->
         "connections": result.median("connections"),
         "pool full": max(r["pool_full"] for r in result.runs),
         "CPU us/req": result.median("cpu") / n * 1e6,
+        "switches/req": result.median("switches") / n if "switches" in result.runs[0] else None,
     }
     above = statistics.median((r["rss_peak_kib"] - r["rss_base_kib"]) for r in result.runs)
     row["RSS MiB"] = above / 1024
@@ -286,6 +297,7 @@ _FORMATS = {
     "RSS MiB": "{:,.1f}",
     "KiB/req": "{:,.2f}",
     "CPU us/req": "{:,.0f}",
+    "switches/req": "{:,.1f}",
 }
 
 
@@ -299,6 +311,8 @@ def table(scenario: Scenario, results: list[Result], n: int) -> tuple[list[str],
         label = CONTENDERS[result.contender].label
         if result.contender == scenario.baseline:
             label += " (baseline)"
+        if result.once and result.ok:
+            label += " (1 run)"
         if not result.ok:
             if result.missing:
                 why = f"missing ({result.missing})"
@@ -443,7 +457,12 @@ def main(argv: list[str] | None = None) -> int:
                 "baseline": scenario.baseline,
                 "table": {"header": header, "rows": rows},
                 "results": {
-                    r.contender: {"runs": r.runs, "missing": r.missing, "error": r.error}
+                    r.contender: {
+                        "runs": r.runs,
+                        "missing": r.missing,
+                        "error": r.error,
+                        "once": r.once,
+                    }
                     for r in results
                 },
             }

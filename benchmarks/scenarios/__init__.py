@@ -48,10 +48,14 @@ class Scenario:
     baseline: str  # the contender every ratio is taken against
     #: Measures shown: time, req/s, ratio, efficiency, MB/s, connections,
     #: pool full, RSS MiB, KiB/req, CPU us/req (the client process's CPU time
-    #: per request, which the machine's other load disturbs less than time).
+    #: per request, which the machine's other load disturbs less than time),
+    #: switches/req (the client process's context switches per request).
     columns: tuple[str, ...] = ("time", "req/s", "ratio", "connections")
     delay_ms: int = 0  # for the efficiency column: ideal = ceil(n / c) * delay
     runs: int | None = None  # None: the suite's default (3; 1 with --quick)
+    #: Longest one run may take (s); a slower contender is shown as timed out
+    #: and not run again (--quick allows 8 s).
+    timeout: float = 45.0
     note: str = ""
 
 

@@ -36,6 +36,7 @@ SCENARIOS = [
             "ratio",
             "efficiency",
             "CPU us/req",
+            "switches/req",
             "connections",
             "pool full",
         ),

@@ -10,7 +10,7 @@ _COMMON = {
     "path": "/?delay_ms=0",
     "size": 2,
     "baseline": "sequential",
-    "columns": ("time", "req/s", "ratio", "CPU us/req", "connections"),
+    "columns": ("time", "req/s", "ratio", "CPU us/req", "switches/req", "connections"),
 }
 
 SCENARIOS = [

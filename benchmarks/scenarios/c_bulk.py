@@ -30,6 +30,6 @@ SCENARIOS = [
             "niquests-async",
         ),
         baseline="threadpool",
-        columns=("time", "MB/s", "ratio", "CPU us/req", "connections"),
+        columns=("time", "MB/s", "ratio", "CPU us/req", "switches/req", "connections"),
     )
 ]
