@@ -90,12 +90,18 @@ def running_server() -> Iterator[Server]:
 
 
 def _contender_env() -> dict[str, str]:
-    """The environment of every contender: the suite's, minus proxy settings.
+    """The environment of every contender: the suite's, minus proxy and CA settings.
 
     Every client must talk straight to the loopback server, and all of them
     get the same environment to read (requests reads it on every request).
+    The CA-bundle variables go too, as on most machines: where they are set,
+    requests passes the path as ``verify`` and checks it with ``isdir`` on
+    every request, plain HTTP included, which is not what is measured here.
     """
-    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    unset = {"REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"}
+    env = {
+        k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy") and k not in unset
+    }
     env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
     return env
 
