@@ -25,7 +25,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: and shown as timed out, so that the whole run stays under a minute; the
 #: full run uses each scenario's own limit.
 QUICK_RUN_TIMEOUT = 8.0
-#: See run_scenario: how many times slower than the fastest is run only once.
+#: See run_scenario: how many times slower than the first round's median is
+#: run only once.
 SLOW = 5.0
 
 
@@ -246,11 +247,11 @@ def run_scenario(
     for round_ in range(runs):
         shift = round_ % len(names) if names else 0
         if round_ == 1:
-            # A contender over SLOW times the fastest in the first round is not
+            # A contender over SLOW times the median of the first round is not
             # run again: its one run tells all, and the full run stays short.
             times = [r.runs[0]["elapsed"] for r in results.values() if r.runs]
             for result in results.values():
-                if result.runs and times and result.runs[0]["elapsed"] > SLOW * min(times):
+                if result.runs and result.runs[0]["elapsed"] > SLOW * statistics.median(times):
                     result.once = True
         for name in names[shift:] + names[:shift]:
             result = results[name]
