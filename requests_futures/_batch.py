@@ -84,8 +84,7 @@ def map_requests(
         raise TypeError(f"window must be an int, got {type(window).__name__}")
     if window < 1:
         raise ValueError(f"window must be at least 1, got {window}")
-    if session._closed:
-        raise RuntimeError("this FuturesSession is closed; create a new one")
+    session._ensure_open()
     iterator = iter(items)
     if ordered:
         return _ordered(session, iterator, window)

@@ -77,8 +77,7 @@ def _at_exit() -> None:
     cancelled = 0
     for session in list(_sessions):
         try:
-            with session._lock:
-                session._closed = True
+            session._mark_closed()
             cancelled += cancel_queued(session.executor)
             session.executor.shutdown(wait=False)
         except Exception:  # an exit hook must never stop the exit

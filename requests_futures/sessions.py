@@ -323,6 +323,17 @@ class FuturesSession(Session):
         self._forget = self._pending.discard
         self._dumps = None
 
+    def _ensure_open(self) -> None:
+        """:raises RuntimeError: if the session is closed."""
+        if self._closed:
+            raise RuntimeError("this FuturesSession is closed; create a new one")
+
+    def _mark_closed(self) -> list[Future[Any]]:
+        """Refuse new requests from now on; return the futures still tracked."""
+        with self._lock:
+            self._closed = True
+            return list(self._pending)
+
     def _submit(
         self,
         verb: str,
@@ -331,8 +342,7 @@ class FuturesSession(Session):
         kwargs: dict[str, Any],
     ) -> Future[Any]:
         with self._lock:
-            if self._closed:
-                raise RuntimeError("this FuturesSession is closed; create a new one")
+            self._ensure_open()
             future = adopt(
                 self.executor.submit(_run, self, self._target, verb, callback, args, kwargs)
             )
@@ -353,13 +363,11 @@ class FuturesSession(Session):
         kwargs: dict[str, Any],
     ) -> Future[Any]:
         """``_submit`` for a process pool or Dask: check and pickle, then submit."""
-        if self._closed:
-            raise RuntimeError("this FuturesSession is closed; create a new one")
+        self._ensure_open()
         assert self._dumps is not None
         task = _remote.prepare(self, self._dumps, verb, callback, args, kwargs)
         with self._lock:
-            if self._closed:
-                raise RuntimeError("this FuturesSession is closed; create a new one")
+            self._ensure_open()
             future = adopt(self.executor.submit(_remote.run, *task))
             self._pending.add(future)
         future.add_done_callback(self._forget)
@@ -559,9 +567,7 @@ class FuturesSession(Session):
         inside = getattr(
             _worker_state, "running_for", None
         ) is self or threading.current_thread() in getattr(self.executor, "_threads", ())
-        with self._lock:
-            self._closed = True
-            pending = list(self._pending)
+        pending = self._mark_closed()
         try:
             for future in pending:
                 future.cancel()
