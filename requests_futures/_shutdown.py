@@ -7,7 +7,9 @@ ever, without a timeout) in which a finished script, or one interrupted with
 Ctrl-C, does not exit.  A session that owns its executor therefore registers
 here, and its queued requests are cancelled before those threads are joined,
 just as :meth:`FuturesSession.close` would cancel them.  Running requests
-still finish or time out.
+still finish or time out.  Not while another non-daemon thread of the program
+is still running, though: the program is not over, and that thread may be
+waiting for those requests (see :func:`_others_still_running`).
 """
 
 from __future__ import annotations
@@ -73,6 +75,39 @@ def cancel_queued(executor: Executor) -> int:
             cancelled += 1
 
 
+def _others_still_running() -> bool:
+    """Whether the program goes on in another thread after its main thread ended.
+
+    The exit hook runs when the main thread ends, before the interpreter joins
+    the other non-daemon threads.  A program whose main thread only started
+    the real work (a crawler thread using the session) is not exiting yet:
+    like a plain ``ThreadPoolExecutor``, its queued requests must still run.
+    It counts as going on while a thread is alive that is not a daemon (those
+    the interpreter does not wait for), not the main thread and not a worker
+    of a tracked session's executor (those are what is being cancelled).
+    Workers of other executors count: they may be using the session.
+    """
+    ours: set[threading.Thread] = set()
+    for session in list(_sessions):
+        ours.update(getattr(session.executor, "_threads", ()))
+    main = threading.main_thread()
+    return any(
+        thread.is_alive() and not thread.daemon and thread not in ours
+        for thread in threading.enumerate()
+        if thread is not main
+    )
+
+
+def _exit_hook() -> None:
+    """Cancel the queued requests when the program is really ending."""
+    try:
+        if _others_still_running():
+            return
+    except Exception:  # an exit hook must never stop the exit
+        logger.debug("could not tell which threads are still running", exc_info=True)
+    _at_exit()
+
+
 def _at_exit() -> None:
     cancelled = 0
     for session in list(_sessions):
@@ -98,4 +133,4 @@ def _at_exit() -> None:
 # after those threads have been joined.
 # (Where it is missing, outside CPython, ``atexit`` is the best there is.)
 _thread  # noqa: B018 - the import above is for its side effect
-getattr(threading, "_register_atexit", atexit.register)(_at_exit)
+getattr(threading, "_register_atexit", atexit.register)(_exit_hook)
