@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import contextlib
 from collections.abc import Generator
@@ -27,6 +26,9 @@ class Future(concurrent.futures.Future[_T]):
     """
 
     def __await__(self) -> Generator[Any, None, _T]:
+        # Imported here: asyncio costs every ``import requests_futures`` ~30 ms.
+        import asyncio
+
         return asyncio.wrap_future(self).__await__()
 
 

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import concurrent.futures
+import subprocess
+import sys
 
 import requests
 
@@ -25,3 +27,15 @@ def test_version_is_a_string() -> None:
 
 def test_future_is_a_concurrent_future() -> None:
     assert issubclass(requests_futures.Future, concurrent.futures.Future)
+
+
+def test_import_stays_light() -> None:
+    """``import requests_futures`` loads no optional extra, no CLI, no asyncio."""
+    heavy = ["asyncio", "dask", "distributed", "tqdm", "requests_futures._cli", "multiprocessing"]
+    code = (
+        f"import sys, requests_futures; print(' '.join(m for m in {heavy!r} if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.split() == []
