@@ -146,7 +146,9 @@ def test_the_server_never_sees_more_than_window_at_once(
     window = 3
     urls = [f"{server.url}/delay?ms=60" for _ in range(12)]
     with FuturesSession(max_workers=8) as session:
-        assert all(f.result(timeout=0).ok for _, f in session.map(urls, window=window))
+        assert all(
+            f.result(timeout=0).ok for _, f in session.map(urls, window=window, ordered=ordered)
+        )
     assert server.counters.requests == 12
     assert 2 <= server.counters.max_in_flight <= window
 
