@@ -163,7 +163,7 @@ class Environment:
         """
         try:
             netloc = urlsplit(url).netloc
-        except (TypeError, ValueError):
+        except (AttributeError, TypeError, ValueError):  # not a str: as requests does
             return _get_netrc_auth(url)
         before = self._netrc_file(snapshot)
         key = (before, netloc)
