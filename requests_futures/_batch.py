@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from requests import Request
 
 from ._future import Future
+from ._internal import worker_count
 
 if TYPE_CHECKING:  # pragma: no cover
     from requests.models import Response
@@ -78,8 +79,8 @@ def map_requests(
 ) -> MapResults[ItemT]:
     """Validate at the call, then return the lazy generator."""
     if window is None:
-        workers = getattr(session.executor, "_max_workers", None)
-        window = 2 * workers if isinstance(workers, int) and workers > 0 else DEFAULT_WINDOW
+        workers = worker_count(session.executor)
+        window = DEFAULT_WINDOW if workers is None else 2 * workers
     if isinstance(window, bool) or not isinstance(window, int):
         raise TypeError(f"window must be an int, got {type(window).__name__}")
     if window < 1:

@@ -27,6 +27,7 @@ from . import _environment, _remote, _shutdown
 from ._batch import ItemT, MapResults, map_requests
 from ._future import Future, adopt
 from ._handoff import carry_thread_state
+from ._internal import worker_count
 
 if TYPE_CHECKING:  # pragma: no cover
     from requests.models import PreparedRequest, Response
@@ -154,15 +155,6 @@ def _check_timeout(timeout: object) -> None:
             f"timeout must be None, a positive number of seconds or a "
             f"(connect, read) tuple of them; got {timeout!r}"
         ) from None
-
-
-def _worker_count(executor: Executor) -> int | None:
-    """How many requests ``executor`` can run at once in this process, if known."""
-    if isinstance(executor, ThreadPoolExecutor):
-        count = getattr(executor, "_max_workers", None)
-        if isinstance(count, int):
-            return count
-    return None
 
 
 def _configure_adapters(session: Session, workers: int | None, options: Mapping[str, Any]) -> None:
@@ -294,7 +286,7 @@ class FuturesSession(Session):
             self._submit = self._submit_remote  # type: ignore[method-assign]
         # Grow any pool smaller than the worker count (requests' default is 10),
         # including a small one mounted on a supplied session.
-        _configure_adapters(session or self, _worker_count(self.executor), adapter_kwargs or {})
+        _configure_adapters(session or self, worker_count(self.executor), adapter_kwargs or {})
 
     @property
     def session(self) -> Session | None:
@@ -543,7 +535,8 @@ class FuturesSession(Session):
         given, so its static type is kept (``ItemT``).
 
         :param window: most requests submitted and not yet yielded; default
-            twice the executor's worker count, or 32 when that is unknown.
+            twice the executor's ``max_workers`` (thread and process pools
+            tell it), or 32 when that is unknown (Dask).
         :param ordered: yield in input order (default) or as they finish.
         :raises TypeError, ValueError: for a bad ``window``, at the call.
         :raises RuntimeError: if the session is closed, at the call.

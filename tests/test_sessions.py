@@ -876,6 +876,23 @@ def test_pools_are_left_alone_when_the_worker_count_is_unknown() -> None:
     executor.shutdown()
 
 
+class _Counted(Executor):
+    """An executor of another kind that tells its worker count, as the CLI's does."""
+
+    def __init__(self, workers: object) -> None:
+        self._max_workers = workers
+
+
+@pytest.mark.parametrize(("workers", "maxsize"), [(16, 16), (True, 10), (0, 10), ("16", 10)])
+def test_any_executor_that_tells_its_worker_count_sizes_the_pools(
+    workers: object, maxsize: int
+) -> None:
+    with FuturesSession(executor=_Counted(workers)) as session:
+        adapter = session.get_adapter(URL)
+        assert isinstance(adapter, HTTPAdapter)
+        assert adapter.poolmanager.connection_pool_kw["maxsize"] == maxsize
+
+
 def test_map_is_the_batch_of_the_session(mock: responses.RequestsMock) -> None:
     mock.add("GET", URL, body="mapped")
     with FuturesSession() as session:
