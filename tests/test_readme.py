@@ -7,6 +7,8 @@ with an RST comment starting ``.. not-run`` directly above it, saying why.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,7 +106,8 @@ def test_readme_example_runs(block: Block, server: LoopbackServer) -> None:
         pytest.skip(f"README.rst:{block.line} is marked {NOT_RUN}")
     source = block.source.replace(PLACEHOLDER, server.url)
     code = compile(source, str(README), "exec")
-    namespace: dict[str, Any] = {"__name__": "__readme__"}
+    # Run as a script is: examples guarded by ``if __name__ == "__main__"`` run.
+    namespace: dict[str, Any] = {"__name__": "__main__"}
     try:
         exec(code, namespace)
     except Exception as exc:
@@ -117,3 +120,25 @@ def test_readme_example_runs(block: Block, server: LoopbackServer) -> None:
         for value in namespace.values():
             if isinstance(value, requests.Session):
                 value.close()
+
+
+SCRIPTS = [b for b in BLOCKS if not b.skipped and "ProcessPoolExecutor" in b.source]
+
+
+@pytest.mark.parametrize("block", SCRIPTS, ids=[f"README.rst:{b.line}" for b in SCRIPTS])
+def test_process_pool_example_runs_as_a_script(
+    block: Block, server: LoopbackServer, tmp_path: Path
+) -> None:
+    """Worker processes import the script (spawn): it must guard its main code."""
+    script = tmp_path / "example.py"
+    script.write_text(block.source.replace(PLACEHOLDER, server.url), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=50,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip(), "the example printed nothing"
