@@ -59,7 +59,7 @@ def _digest_ok(method: str, header: str, user: str, password: str) -> bool:
 
 class Counters:
     def __init__(self) -> None:
-        self.lock = threading.Lock()
+        self.lock = threading.Condition()  # notified when a request comes in
         self.reset()
 
     def reset(self) -> None:
@@ -76,6 +76,12 @@ class Counters:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             self.paths.append(path)
+            self.lock.notify_all()
+
+    def wait_in_flight(self, count: int, timeout: float) -> bool:
+        """Wait until ``count`` requests are in the server at once; False at ``timeout``."""
+        with self.lock:
+            return self.lock.wait_for(lambda: self.in_flight >= count, timeout)
 
     def leave(self) -> None:
         with self.lock:

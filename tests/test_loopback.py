@@ -62,12 +62,20 @@ def test_get_returns_a_future_of_the_response(server: LoopbackServer) -> None:
 def test_eight_slow_requests_overlap(server: LoopbackServer) -> None:
     delay = 0.3
     with FuturesSession(max_workers=8) as session:
+        # Proof by events: all eight are in the server at once, held there.
+        held = [session.get(f"{server.url}/hold/overlap") for _ in range(8)]
+        try:
+            assert server.counters.wait_in_flight(8, LONG)
+        finally:
+            server.release("overlap")
+        assert all(f.result(timeout=LONG).status_code == 200 for f in held)
+        assert server.counters.max_in_flight == 8
+        # And in time, with a wide margin: far less than one after the other.
         start = time.monotonic()
         futures = [session.get(f"{server.url}/delay?ms={int(delay * 1000)}") for _ in range(8)]
         assert all(f.result(timeout=LONG).status_code == 200 for f in futures)
         elapsed = time.monotonic() - start
     assert elapsed < 8 * delay / 2
-    assert server.counters.max_in_flight == 8
 
 
 def test_the_call_returns_before_the_response_arrives(server: LoopbackServer) -> None:
