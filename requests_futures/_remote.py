@@ -278,7 +278,7 @@ def run(state: bytes, call: bytes, token: str) -> Any:
     :param call: the pickled ``(verb, background_callback, args, kwargs)``.
     :param token: unused here; it makes every task unique (see :func:`prepare`).
     """
-    from .sessions import _run
+    from ._internal import _run
 
     owner, target = _sessions(state)
     verb, callback, args, kwargs = _load(call, "arguments")

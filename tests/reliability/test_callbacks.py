@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from requests_futures import FuturesSession
-from requests_futures.sessions import _close_quietly
+from requests_futures._internal import _close_quietly
 
 from ..conftest import LONG
 from ..server import LoopbackServer
