@@ -123,6 +123,15 @@ def _positive_int(value: object, name: str) -> int:
     return value
 
 
+def _check_callback(callback: object) -> None:
+    """:raises TypeError: unless ``background_callback`` is callable."""
+    if not callable(callback):
+        raise TypeError(
+            "background_callback must be callable as callback(session, response), "
+            f"got {type(callback).__name__}"
+        )
+
+
 def _check_timeout(timeout: object) -> None:
     """Raise at construction for a timeout that requests would refuse later."""
     if timeout is None or isinstance(timeout, _Urllib3Timeout):

@@ -26,6 +26,7 @@ from ._future import Future, adopt
 from ._handoff import carry_thread_state
 from ._internal import (
     _accepted_keywords,
+    _check_callback,
     _check_timeout,
     _configure_adapters,
     _inner_timeout,
@@ -226,11 +227,8 @@ class FuturesSession(Session):
             argument ``requests`` does not take.
         :raises RuntimeError: if the session is closed.
         """
-        if background_callback is not None and not callable(background_callback):
-            raise TypeError(
-                "background_callback must be callable as callback(session, response), "
-                f"got {type(background_callback).__name__}"
-            )
+        if background_callback is not None:
+            _check_callback(background_callback)
         keywords = self._request_keywords
         if keywords is not None and not keywords.issuperset(kwargs):
             unknown = ", ".join(sorted(set(kwargs) - keywords))
@@ -285,11 +283,8 @@ class FuturesSession(Session):
                 "send() takes a PreparedRequest: pass session.prepare_request(request), "
                 "or call session.request(...) instead"
             )
-        if background_callback is not None and not callable(background_callback):
-            raise TypeError(
-                "background_callback must be callable as callback(session, response), "
-                f"got {type(background_callback).__name__}"
-            )
+        if background_callback is not None:
+            _check_callback(background_callback)
         timeout = self.timeout
         if timeout is None and self._inner:
             timeout = _inner_timeout(self._inner)
