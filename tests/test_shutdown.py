@@ -95,3 +95,19 @@ def test_which_threads_keep_the_program_going(
     with pytest.raises(RuntimeError, match="closed"):
         open_session.get(refused_url)
     open_session.close()
+
+
+def test_the_hook_cancels_when_it_cannot_tell_which_threads_run(
+    monkeypatch: pytest.MonkeyPatch, refused_url: str
+) -> None:
+    def broken() -> list[threading.Thread]:
+        raise RuntimeError("no threads for you")
+
+    session = FuturesSession()
+    monkeypatch.setattr(_shutdown, "_sessions", {session})
+    monkeypatch.setattr(threading, "enumerate", broken)
+    _shutdown._exit_hook()
+    monkeypatch.undo()
+    with pytest.raises(RuntimeError, match="closed"):
+        session.get(refused_url)
+    session.close()
