@@ -447,7 +447,7 @@ def test_bad_fetch_arguments(
     ("args", "message"),
     [
         (["-n", "0"], "must be at least 1"),
-        (["--delay-ms", "-1"], "must be 0 or more"),
+        (["--delay-ms", "-1"], "must be at least 0"),
         (["--delay-ms", "soon"], "expected a whole number"),
     ],
 )

@@ -374,7 +374,7 @@ def test_proxies_looked_up_once_while_environment_unchanged(
         {"url": "http://127.0.0.1:8000/x", "proxies": {}, "verify": None},
         {"url": "https://example.org/x", "proxies": {}, "verify": True},
         {"url": "http://example.org:81/", "proxies": {"no_proxy": "example.org"}, "verify": False},
-        {"url": "http://[::1]:8000/", "proxies": {"http": "http://p:1"}, "verify": "/ca"},
+        {"url": "http://[::1]:8000/", "proxies": {"http": "http://px.invalid:1"}, "verify": "/ca"},
         {"url": "file:///etc/hosts", "proxies": None, "verify": None},
     ],
 )

@@ -28,7 +28,7 @@ from requests_futures import Future, FuturesSession
 
 from .conftest import LONG, worker_threads
 
-URL = "http://api.test/thing"
+URL = "http://api.example.invalid/thing"
 
 
 @pytest.fixture
@@ -485,10 +485,10 @@ def test_transport_errors_come_out_of_result_unchanged(
 @pytest.mark.parametrize(
     ("url", "error"),
     [
-        ("api.test/no-scheme", requests.exceptions.MissingSchema),
+        ("api.example.invalid/no-scheme", requests.exceptions.MissingSchema),
         ("http://", requests.exceptions.InvalidURL),
-        ("ftp://api.test/file", requests.exceptions.InvalidSchema),
-        ("http://api.test:notaport/", requests.exceptions.InvalidURL),
+        ("ftp://api.example.invalid/file", requests.exceptions.InvalidSchema),
+        ("http://api.example.invalid:notaport/", requests.exceptions.InvalidURL),
     ],
 )
 def test_url_errors_come_out_of_result_as_requests_raises_them(
@@ -639,7 +639,7 @@ def test_adapter_kwargs_apply_to_the_session_adapters_in_place() -> None:
 
 def test_pools_grow_to_the_worker_count_past_the_default() -> None:
     with FuturesSession(max_workers=24) as session:
-        adapter = session.get_adapter("http://api.test/")
+        adapter = session.get_adapter("http://api.example.invalid/")
         assert isinstance(adapter, HTTPAdapter)
         assert _pool_settings(adapter) == (24, 24, False)
 
@@ -647,7 +647,7 @@ def test_pools_grow_to_the_worker_count_past_the_default() -> None:
 def test_pools_keep_requests_defaults_for_few_workers() -> None:
     default = HTTPAdapter()
     with FuturesSession(max_workers=4) as session:
-        adapter = session.get_adapter("http://api.test/")
+        adapter = session.get_adapter("http://api.example.invalid/")
         assert isinstance(adapter, HTTPAdapter)
         assert _pool_settings(adapter) == _pool_settings(default)
 
@@ -655,7 +655,7 @@ def test_pools_keep_requests_defaults_for_few_workers() -> None:
 def test_pools_grow_for_a_supplied_thread_pool() -> None:
     with ThreadPoolExecutor(max_workers=16) as executor:
         session = FuturesSession(executor=executor)
-        adapter = session.get_adapter("https://api.test/")
+        adapter = session.get_adapter("https://api.example.invalid/")
         assert isinstance(adapter, HTTPAdapter)
         assert _pool_settings(adapter) == (16, 16, False)
         session.close()
@@ -663,7 +663,7 @@ def test_pools_grow_for_a_supplied_thread_pool() -> None:
 
 def test_explicit_pool_maxsize_wins_over_the_worker_count() -> None:
     with FuturesSession(max_workers=24, adapter_kwargs={"pool_maxsize": 2}) as session:
-        adapter = session.get_adapter("http://api.test/")
+        adapter = session.get_adapter("http://api.example.invalid/")
         assert isinstance(adapter, HTTPAdapter)
         assert _pool_settings(adapter) == (24, 2, False)
 
@@ -682,7 +682,7 @@ def test_adapter_kwargs_keep_a_custom_adapter_of_a_supplied_session(
     mock.add("GET", URL)
     supplied = requests.Session()
     custom = _TaggingAdapter()
-    supplied.mount("http://api.test/", custom)
+    supplied.mount("http://api.example.invalid/", custom)
     old_manager = custom.poolmanager
     with FuturesSession(
         session=supplied, adapter_kwargs={"pool_maxsize": 9, "max_retries": 2}
