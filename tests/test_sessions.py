@@ -692,7 +692,7 @@ def test_adapter_kwargs_keep_a_custom_adapter_of_a_supplied_session(
         assert custom.poolmanager.connection_pool_kw["maxsize"] == 9
         assert custom.max_retries.total == 2
         # The plain adapters of the supplied session are configured too.
-        other = supplied.get_adapter("https://elsewhere.test/")
+        other = supplied.get_adapter("https://elsewhere.invalid/")
         assert isinstance(other, HTTPAdapter)
         assert other.poolmanager.connection_pool_kw["maxsize"] == 9
         # ... and the session's own adapters, unused, are left alone.
@@ -706,8 +706,8 @@ def test_adapter_kwargs_keep_a_custom_adapter_of_a_supplied_session(
 def test_adapter_mounted_twice_is_configured_once() -> None:
     supplied = requests.Session()
     shared = HTTPAdapter()
-    supplied.mount("http://a.test/", shared)
-    supplied.mount("http://b.test/", shared)
+    supplied.mount("http://a.invalid/", shared)
+    supplied.mount("http://b.invalid/", shared)
     calls: list[tuple[Any, ...]] = []
     original = shared.init_poolmanager
 
