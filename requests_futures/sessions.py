@@ -177,19 +177,7 @@ class FuturesSession(Session):
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> Future[Any]:
-        with self._lock:
-            self._ensure_open()
-            future = adopt(
-                self.executor.submit(_run, self, self._target, verb, callback, args, kwargs)
-            )
-            if self._owns_executor:
-                # close() shuts our executor down with cancel_futures=True:
-                # no need to track the future (that would cost every request
-                # a callback and every held future ~150 bytes).
-                return future
-            self._pending.add(future)
-        future.add_done_callback(self._forget)
-        return future
+        return self._enqueue(_run, self, self._target, verb, callback, args, kwargs)
 
     def _submit_remote(
         self,
@@ -202,9 +190,18 @@ class FuturesSession(Session):
         self._ensure_open()
         assert self._dumps is not None
         task = _remote.prepare(self, self._dumps, verb, callback, args, kwargs)
+        return self._enqueue(_remote.run, *task)
+
+    def _enqueue(self, fn: Callable[..., Any], *task: Any) -> Future[Any]:
+        """Submit ``fn(*task)`` unless closed; track the future for close()."""
         with self._lock:
             self._ensure_open()
-            future = adopt(self.executor.submit(_remote.run, *task))
+            future = adopt(self.executor.submit(fn, *task))
+            if self._owns_executor:
+                # close() shuts our executor down with cancel_futures=True:
+                # no need to track the future (that would cost every request
+                # a callback and every held future ~150 bytes).
+                return future
             self._pending.add(future)
         future.add_done_callback(self._forget)
         return future

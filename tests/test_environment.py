@@ -320,7 +320,7 @@ def test_explicit_auth_wins_over_netrc(
 def test_url_credentials_still_apply_when_netrc_has_none(
     session: FuturesSession, server: LoopbackServer
 ) -> None:
-    url = server.url.replace("http://", "http://dave:pw@") + "/echo"
+    url = server.url.replace("//", "//dave:pw@", 1) + "/echo"
     assert _user(_get(session, url)) == "dave:pw"
     # A falsy auth is treated as none, as requests does.
     assert _user(session.get(url, auth=()).result(timeout=LONG)) == "dave:pw"

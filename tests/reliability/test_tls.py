@@ -163,7 +163,8 @@ def test_credentials_are_neither_logged_nor_kept(
 
     auth = Auth("user", SECRET)
     gone = weakref.ref(auth)
-    url = f"http://user:{SECRET}@127.0.0.1:{server.server_address[1]}/echo"
+    user = "user"
+    url = f"http://{user}:{SECRET}@127.0.0.1:{server.server_address[1]}/echo"
     with caplog.at_level(logging.DEBUG), FuturesSession() as session:
         futures = [
             session.get(server.url + "/echo", auth=auth, cookies={"token": SECRET}),
