@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from requests import Request
 
 from ._future import Future
-from ._internal import worker_count
+from ._pools import worker_count
 
 if TYPE_CHECKING:  # pragma: no cover
     from requests.models import Response

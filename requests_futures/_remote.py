@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 from requests import Session
 
+from . import _worker as worker
+
 if TYPE_CHECKING:  # pragma: no cover
     from .sessions import FuturesSession
 
@@ -278,8 +280,6 @@ def run(state: bytes, call: bytes, token: str) -> Any:
     :param call: the pickled ``(verb, background_callback, args, kwargs)``.
     :param token: unused here; it makes every task unique (see :func:`prepare`).
     """
-    from ._internal import _run
-
     owner, target = _sessions(state)
     verb, callback, args, kwargs = _load(call, "arguments")
-    return _run(owner, target, verb, callback, args, kwargs)
+    return worker.run(owner, target, verb, callback, args, kwargs)

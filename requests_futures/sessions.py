@@ -22,20 +22,12 @@ from urllib3.util import Timeout as _Urllib3Timeout
 
 from . import _environment, _remote, _shutdown
 from ._batch import ItemT, MapResults, map_requests
+from ._chain import DeferringSession, inner_timeout, resolve
+from ._checks import accepted_keywords, check_callback, check_timeout, positive_int
 from ._future import Future, adopt
 from ._handoff import carry_thread_state
-from ._internal import (
-    _accepted_keywords,
-    _check_callback,
-    _check_timeout,
-    _configure_adapters,
-    _inner_timeout,
-    _positive_int,
-    _resolve,
-    _run,
-    _worker_state,
-    worker_count,
-)
+from ._pools import configure_adapters, worker_count
+from ._worker import run, worker_state
 
 if TYPE_CHECKING:  # pragma: no cover
     from requests.models import PreparedRequest, Response
@@ -45,7 +37,7 @@ __all__ = ["FuturesSession"]
 BackgroundCallback = Callable[["FuturesSession", "Response"], Any]
 
 
-class FuturesSession(Session):
+class FuturesSession(DeferringSession):
     """A :class:`requests.Session` whose requests return futures.
 
     Every verb (``get``, ``post``, …), :meth:`request` and :meth:`send` hands
@@ -103,19 +95,19 @@ class FuturesSession(Session):
     ) -> None:
         super().__init__(*args, **kwargs)
         if executor is None:
-            _positive_int(max_workers, "max_workers")
+            positive_int(max_workers, "max_workers")
         elif not isinstance(executor, Executor):
             raise TypeError(
                 f"executor must be a concurrent.futures.Executor, got {type(executor).__name__}"
             )
         if session is not None and not isinstance(session, Session):
             raise TypeError(f"session must be a requests.Session, got {type(session).__name__}")
-        _check_timeout(timeout)
+        check_timeout(timeout)
         self._owns_executor = executor is None
         self.executor: Executor = executor or ThreadPoolExecutor(
             max_workers=max_workers, thread_name_prefix="requests-futures"
         )
-        self.session = session  # also finds who makes the calls (_resolve)
+        self.session = session  # also finds who makes the calls (resolve)
         self.timeout = timeout
         self._lock = threading.Lock()
         self._closed = False
@@ -130,7 +122,7 @@ class FuturesSession(Session):
             self._submit = self._submit_remote  # type: ignore[method-assign]
         # Grow any pool smaller than the worker count (requests' default is 10),
         # including a small one mounted on a supplied session.
-        _configure_adapters(session or self, worker_count(self.executor), adapter_kwargs or {})
+        configure_adapters(session or self, worker_count(self.executor), adapter_kwargs or {})
 
     @property
     def session(self) -> Session | None:
@@ -139,10 +131,10 @@ class FuturesSession(Session):
 
     @session.setter
     def session(self, session: Session | None) -> None:
-        self._target, self._inner = _resolve(self, session)
+        self._target, self._inner = resolve(self, session)
         self._session = session
         target = session.request if session is not None else super().request
-        self._request_keywords, self._request_positionals = _accepted_keywords(target)
+        self._request_keywords, self._request_positionals = accepted_keywords(target)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """A copy or an unpickled session: closed, with the original's settings."""
@@ -177,7 +169,7 @@ class FuturesSession(Session):
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> Future[Any]:
-        return self._enqueue(_run, self, self._target, verb, callback, args, kwargs)
+        return self._enqueue(run, self, self._target, verb, callback, args, kwargs)
 
     def _submit_remote(
         self,
@@ -225,7 +217,7 @@ class FuturesSession(Session):
         :raises RuntimeError: if the session is closed.
         """
         if background_callback is not None:
-            _check_callback(background_callback)
+            check_callback(background_callback)
         keywords = self._request_keywords
         if keywords is not None and not keywords.issuperset(kwargs):
             unknown = ", ".join(sorted(set(kwargs) - keywords))
@@ -238,7 +230,7 @@ class FuturesSession(Session):
         # ``timeout`` is request()'s ninth parameter, after method and url.
         timeout = self.timeout
         if timeout is None and self._inner:
-            timeout = _inner_timeout(self._inner)
+            timeout = inner_timeout(self._inner)
         if timeout is not None and "timeout" not in kwargs and len(args) < 9:
             kwargs["timeout"] = timeout
         return self._submit("request", background_callback, args, kwargs)
@@ -272,7 +264,7 @@ class FuturesSession(Session):
 
         .. versionadded:: 2.0
         """
-        if getattr(_worker_state, "owner", None) is self:
+        if getattr(worker_state, "owner", None) is self:
             # requests itself, in our worker (Session.request, redirects).
             return cast("Future[Response]", super().send(request, **kwargs))
         if isinstance(request, Request):
@@ -281,10 +273,10 @@ class FuturesSession(Session):
                 "or call session.request(...) instead"
             )
         if background_callback is not None:
-            _check_callback(background_callback)
+            check_callback(background_callback)
         timeout = self.timeout
         if timeout is None and self._inner:
-            timeout = _inner_timeout(self._inner)
+            timeout = inner_timeout(self._inner)
         if timeout is not None:
             kwargs.setdefault("timeout", timeout)
         request = carry_thread_state(request)
@@ -393,7 +385,7 @@ class FuturesSession(Session):
         # future's done-callback (run by the worker once _run has returned),
         # this very thread is one the executor would wait for: never ending.
         inside = getattr(
-            _worker_state, "running_for", None
+            worker_state, "running_for", None
         ) is self or threading.current_thread() in getattr(self.executor, "_threads", ())
         pending = self._mark_closed()
         try:

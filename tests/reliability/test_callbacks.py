@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from requests_futures import FuturesSession
-from requests_futures._internal import _close_quietly
+from requests_futures._worker import close_quietly
 
 from ..conftest import LONG
 from ..server import LoopbackServer
@@ -153,6 +153,6 @@ def test_closing_what_a_failed_callback_got_never_raises() -> None:
             raise OSError("already gone")
 
     bad = BadClose()
-    _close_quietly(bad)
+    close_quietly(bad)
     assert bad.closed
-    _close_quietly(object())  # nothing to close
+    close_quietly(object())  # nothing to close
