@@ -8,10 +8,7 @@ what to pass instead::
 
 from __future__ import annotations
 
-import inspect
 import threading
-from collections.abc import Callable
-from typing import Any
 
 from urllib3.util import Timeout as _Urllib3Timeout
 
@@ -60,14 +57,3 @@ def check_timeout(timeout: object) -> None:
             f"timeout must be None, a positive number of seconds or a "
             f"(connect, read) tuple of them; got {timeout!r}"
         ) from None
-
-
-def accepted_keywords(request: Callable[..., Any]) -> tuple[frozenset[str] | None, int | None]:
-    """The keyword names and positional count ``request`` takes (None: any)."""
-    params = list(inspect.signature(request).parameters.values())
-    if any(p.kind is p.VAR_KEYWORD for p in params):
-        return None, None
-    names = frozenset(p.name for p in params if p.kind is not p.VAR_POSITIONAL)
-    if any(p.kind is p.VAR_POSITIONAL for p in params):
-        return names, None
-    return names, sum(p.kind is not p.KEYWORD_ONLY for p in params)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import functools
 from collections.abc import Generator
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 _T = TypeVar("_T")
 
@@ -30,6 +31,28 @@ class Future(concurrent.futures.Future[_T]):
         import asyncio
 
         return asyncio.wrap_future(self).__await__()
+
+    if not TYPE_CHECKING:  # type checkers keep reporting unknown attributes
+
+        def __getattr__(self, name: str) -> NoReturn:
+            # Only reached for a name the future does not have: normal
+            # attribute access never comes here, so this costs nothing.
+            message = f"{type(self).__name__!r} object has no attribute {name!r}"
+            if name in _response_names():
+                message += (
+                    f"; this is a future of the response: call .result() first "
+                    f"(future.result().{name}), or 'await' it in a coroutine"
+                )
+            raise AttributeError(message, name=name, obj=self)
+
+
+@functools.cache
+def _response_names() -> frozenset[str]:
+    """The public attribute names of a :class:`requests.Response` (class and instance)."""
+    from requests import Response
+
+    names = {*dir(Response), *vars(Response())}
+    return frozenset(name for name in names if not name.startswith("_"))
 
 
 #: For each future class of a foreign executor, its awaitable subclass.

@@ -23,10 +23,11 @@ from urllib3.util import Timeout as _Urllib3Timeout
 from . import _environment, _remote, _shutdown
 from ._batch import ItemT, MapResults, map_requests
 from ._chain import DeferringSession, inner_timeout, resolve
-from ._checks import accepted_keywords, check_callback, check_timeout, positive_int
+from ._checks import check_callback, check_timeout, positive_int
 from ._future import Future, adopt
 from ._handoff import carry_thread_state
 from ._pools import configure_adapters, worker_count
+from ._signature import CallCheck
 from ._worker import run, worker_state
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -133,8 +134,8 @@ class FuturesSession(DeferringSession):
     def session(self, session: Session | None) -> None:
         self._target, self._inner = resolve(self, session)
         self._session = session
-        target = session.request if session is not None else super().request
-        self._request_keywords, self._request_positionals = accepted_keywords(target)
+        # Arguments are checked at the call against what makes it, as it would check them.
+        self._check_call = CallCheck(session.request if session is not None else super().request)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """A copy or an unpickled session: closed, with the original's settings."""
@@ -212,21 +213,13 @@ class FuturesSession(DeferringSession):
             the worker once the response is in and before the future resolves.
             If it returns something other than ``None``, that becomes the
             future's result.  If it raises, ``result()`` raises that error.
-        :raises TypeError: for a non-callable ``background_callback`` or an
-            argument ``requests`` does not take.
+        :raises TypeError: for a non-callable ``background_callback``, or
+            arguments ``requests`` would refuse (its message, at the call).
         :raises RuntimeError: if the session is closed.
         """
         if background_callback is not None:
             check_callback(background_callback)
-        keywords = self._request_keywords
-        if keywords is not None and not keywords.issuperset(kwargs):
-            unknown = ", ".join(sorted(set(kwargs) - keywords))
-            raise TypeError(f"request() got unexpected keyword argument(s): {unknown}")
-        if self._request_positionals is not None and len(args) > self._request_positionals:
-            raise TypeError(
-                f"request() takes at most {self._request_positionals} positional arguments "
-                f"({len(args)} given)"
-            )
+        self._check_call(args, kwargs)
         # ``timeout`` is request()'s ninth parameter, after method and url.
         timeout = self.timeout
         if timeout is None and self._inner:
@@ -269,8 +262,8 @@ class FuturesSession(DeferringSession):
             return cast("Future[Response]", super().send(request, **kwargs))
         if isinstance(request, Request):
             raise ValueError(
-                "send() takes a PreparedRequest: pass session.prepare_request(request), "
-                "or call session.request(...) instead"
+                "You can only send PreparedRequests. (Pass session.prepare_request(request), "
+                "or call session.request(...) instead.)"
             )
         if background_callback is not None:
             check_callback(background_callback)

@@ -302,3 +302,25 @@ def test_adopt_leaves_a_future_class_that_refuses_subclasses() -> None:
     assert type(future) is Final
     future.set_result(1)
     assert future.result(timeout=0) == 1
+
+
+@pytest.mark.parametrize("name", ["status_code", "json", "text", "headers", "ok", "raw"])
+def test_a_response_attribute_on_the_future_says_to_call_result(
+    server: LoopbackServer, name: str
+) -> None:
+    with FuturesSession() as session:
+        future = session.get(server.url)
+        with pytest.raises(AttributeError, match=r"call \.result\(\) first.*'await' it") as info:
+            getattr(future, name)
+        assert info.value.name == name
+        assert str(info.value).startswith(f"'Future' object has no attribute '{name}'; ")
+        assert future.result(timeout=LONG).status_code == 200
+
+
+def test_other_missing_attributes_stay_plain() -> None:
+    future: Future[int] = Future()
+    assert not hasattr(future, "anything_else")
+    with pytest.raises(AttributeError) as info:
+        future.anything_else  # type: ignore[attr-defined]  # noqa: B018
+    assert str(info.value) == "'Future' object has no attribute 'anything_else'"
+    assert not hasattr(future, "_status_code")  # requests' private names are not hinted
