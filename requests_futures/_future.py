@@ -6,7 +6,7 @@ import concurrent.futures
 import contextlib
 import functools
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
+from typing import Any, NoReturn, TypeVar, cast
 
 _T = TypeVar("_T")
 
@@ -32,18 +32,21 @@ class Future(concurrent.futures.Future[_T]):
 
         return asyncio.wrap_future(self).__await__()
 
-    if not TYPE_CHECKING:  # type checkers keep reporting unknown attributes
 
-        def __getattr__(self, name: str) -> NoReturn:
-            # Only reached for a name the future does not have: normal
-            # attribute access never comes here, so this costs nothing.
-            message = f"{type(self).__name__!r} object has no attribute {name!r}"
-            if name in _response_names():
-                message += (
-                    f"; this is a future of the response: call .result() first "
-                    f"(future.result().{name}), or 'await' it in a coroutine"
-                )
-            raise AttributeError(message, name=name, obj=self)
+def _missing_attribute(self: Future[Any], name: str) -> NoReturn:
+    """``Future.__getattr__``: only reached for a name the future does not have.
+
+    Normal attribute access never comes here, so it costs nothing.  Set with
+    ``setattr`` below, out of sight of type checkers, which keep reporting
+    unknown attributes of a future as errors.
+    """
+    message = f"{type(self).__name__!r} object has no attribute {name!r}"
+    if name in _response_names():
+        message += (
+            f"; this is a future of the response: call .result() first "
+            f"(future.result().{name}), or 'await' it in a coroutine"
+        )
+    raise AttributeError(message, name=name, obj=self)
 
 
 @functools.cache
@@ -53,6 +56,9 @@ def _response_names() -> frozenset[str]:
 
     names = {*dir(Response), *vars(Response())}
     return frozenset(name for name in names if not name.startswith("_"))
+
+
+setattr(Future, "__getattr__", _missing_attribute)  # noqa: B010 - hidden from type checkers
 
 
 #: For each future class of a foreign executor, its awaitable subclass.
