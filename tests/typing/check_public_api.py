@@ -40,6 +40,10 @@ assert_type(session.options(URL), Future[Response])
 assert_type(session.request("GET", URL), Future[Response])
 assert_type(session.request("GET", URL).result(), Response)
 
+# The classic slip stays a type error (the run-time hint is hidden from checkers);
+# with warn_unused_ignores, this ignore would fail if the error went away.
+session.get(URL).status_code  # type: ignore[attr-defined]
+
 prepared = session.prepare_request(Request("GET", URL))
 assert_type(prepared, PreparedRequest)
 assert_type(session.send(prepared), Future[Response])
