@@ -22,6 +22,7 @@ import logging
 import os
 import resource
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
@@ -53,11 +54,20 @@ class Job:
     n: int
     c: int
     size: int  # expected body length
+    #: The server's main ports as base URLs: distinct origins that answer alike
+    #: (``url`` is on the first).
+    origins: list[str] = field(default_factory=list)
     tally: Tally = field(default_factory=Tally)
     state: Any = None  # what the contender's setup made, if it has one
+    #: Measures of the contender's own, added to the run's (e.g. ``asleep``).
+    extra: dict[str, float] = field(default_factory=dict)
 
     def urls(self) -> Iterator[str]:
         return (self.url for _ in range(self.n))
+
+    def on(self, origin: int, path: str) -> str:
+        """``path`` on the server's main port number ``origin``."""
+        return self.origins[origin] + path
 
 
 @dataclass
@@ -83,6 +93,7 @@ PEERS: dict[str, tuple[str, str]] = {
     "aiohttp": ("aiohttp", "aiohttp"),
     "niquests": ("niquests", "niquests"),
     "dask": ("distributed", "distributed"),  # also this project's dask extra
+    "ratelimiter": ("requests-ratelimiter", "requests_ratelimiter"),
 }
 
 
@@ -493,6 +504,214 @@ def _futures_cpu_dask(job: Job) -> None:
     _summarised(job)
 
 
+# --- polite: a rate-limited host, a 429 storm, the scheduler's cost (scenario G) ----------
+
+#: G1: the first ``n // HOL_SHARE`` requests go to host A (the server's first
+#: port), which serves HOL_RATE requests a second and answers 429 +
+#: ``Retry-After`` to the rest; the others then go to host B (its second port).
+HOL_SHARE = 13
+HOL_RATE = 2
+#: G2: the server answers 429 + ``Retry-After: 1`` to the first request for
+#: every STORM_EVERY-th id.
+STORM_EVERY = 25
+#: The retry policy of ``FuturesSession(retries=3)``, for the clients that
+#: mount it on their adapter instead.
+BULK_RETRY = {
+    "total": 3,
+    "backoff_factor": 0.5,
+    "status_forcelist": {429, 500, 502, 503, 504},
+    "respect_retry_after_header": True,
+    "raise_on_status": False,
+}
+
+
+class _SleepMeter:
+    """Seconds spent in ``time.sleep`` by every thread but the main one.
+
+    Installed over ``time.sleep`` and over each loaded module's own ``sleep``
+    bound to it (``from time import sleep``, as pyrate-limiter does), so the
+    workers' sleeping is measured the same way whichever client sleeps.
+    """
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def installed(self) -> Iterator[_SleepMeter]:
+        original = time.sleep
+        main = threading.main_thread()
+
+        def sleep(seconds: float) -> None:
+            if threading.current_thread() is main:
+                original(seconds)
+                return
+            start = time.perf_counter()
+            try:
+                original(seconds)
+            finally:
+                with self._lock:
+                    self.seconds += time.perf_counter() - start
+
+        modules = [m for m in list(sys.modules.values()) if vars(m).get("sleep", None) is original]
+        for module in modules:
+            module.sleep = sleep  # type: ignore[attr-defined]
+        try:
+            yield self
+        finally:
+            for module in modules:
+                module.sleep = original  # type: ignore[attr-defined]
+
+
+@contextmanager
+def _metered(job: Job) -> Iterator[_SleepMeter]:
+    with _SleepMeter().installed() as meter:
+        yield meter
+
+
+def polite(name: str, label: str, peer: str | None = None) -> Callable[..., Any]:
+    """Register a scenario G contender: its workers' sleep is measured."""
+
+    def register(run: Callable[[Job], None]) -> Callable[[Job], None]:
+        def metered(job: Job) -> None:
+            run(job)
+            job.extra["asleep"] = job.state.seconds
+
+        contender(name, label, peer, setup=_metered)(metered)
+        return run
+
+    return register
+
+
+def _hol_urls(job: Job) -> tuple[list[str], list[str]]:
+    """G1's requests: host A's, host B's."""
+    a = job.n // HOL_SHARE
+    path = job.url[len(job.origins[0]) :]
+    return [job.on(0, f"/limited?per_s={HOL_RATE}")] * a, [job.on(1, path)] * (job.n - a)
+
+
+def _head_of_line(job: Job, submit: Callable[[str], Any]) -> None:
+    """Host A's requests first, then host B's; ``b_elapsed``: until B's are done."""
+    from concurrent.futures import wait
+
+    host_a, host_b = _hol_urls(job)
+    start = time.perf_counter()
+    futures_a = [submit(url) for url in host_a]
+    futures_b = [submit(url) for url in host_b]
+    wait(futures_b, timeout=RUN_TIMEOUT)
+    job.extra["b_elapsed"] = time.perf_counter() - start
+    check = job.tally.check
+    for future in futures_b:
+        response = future.result(timeout=RUN_TIMEOUT)
+        check(response.status_code, len(response.content), job.size)
+    for future in futures_a:
+        response = future.result(timeout=RUN_TIMEOUT)
+        check(response.status_code, len(response.content), 2)
+
+
+def _retrying_session(job: Job, retry: Any) -> Any:
+    """A requests.Session whose adapter retries as ``retry`` says, pool sized to C."""
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=2, pool_maxsize=job.c, max_retries=retry)
+    session.mount("http://", adapter)
+    return session
+
+
+@polite("futures-polite-hol", "FuturesSession, host A's rate set")
+def _polite_hol_futures(job: Job) -> None:
+    host_a = job.origins[0]
+    session = _ours()(max_workers=job.c, retries=3, host_limits={host_a: {"rate": HOL_RATE}})
+    _head_of_line(job, session.get)
+    session.close()
+
+
+@polite(
+    "ratelimiter-hol",
+    "requests-ratelimiter on host A + ThreadPoolExecutor",
+    peer="ratelimiter",
+)
+def _polite_hol_limiter(job: Job) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from requests_ratelimiter import LimiterAdapter
+
+    session = _requests_session(job.c)
+    # One request per 1 / HOL_RATE s, evenly spaced as the server asks (the
+    # default burst of one second would let HOL_RATE start at once).
+    adapter = LimiterAdapter(per_second=HOL_RATE, burst=1 / HOL_RATE, pool_maxsize=job.c)
+    session.mount(job.origins[0] + "/", adapter)
+    with ThreadPoolExecutor(job.c) as pool:
+        _head_of_line(job, lambda url: pool.submit(session.get, url))
+    session.close()
+
+
+@polite("retry-hol", "urllib3 Retry on the adapter + ThreadPoolExecutor")
+def _polite_hol_retry(job: Job) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from urllib3.util import Retry
+
+    # Enough retries for the last of host A's requests, each waiting its turn.
+    session = _retrying_session(job, Retry(**{**BULK_RETRY, "total": 4 * job.n}))
+    with ThreadPoolExecutor(job.c) as pool:
+        _head_of_line(job, lambda url: pool.submit(session.get, url))
+    session.close()
+
+
+def _storm(job: Job, submit: Callable[[str], Any]) -> None:
+    """Ids 0 to n - 1: the server refuses every STORM_EVERY-th once."""
+    urls = [job.on(0, f"/storm?id={i}&every={STORM_EVERY}") for i in range(job.n)]
+    check = job.tally.check
+    for future in [submit(url) for url in urls]:
+        response = future.result(timeout=RUN_TIMEOUT)
+        check(response.status_code, len(response.content), job.size)
+
+
+@polite("futures-polite-storm", "FuturesSession(retries=3)")
+def _polite_storm_futures(job: Job) -> None:
+    session = _ours()(max_workers=job.c, retries=3)
+    _storm(job, session.get)
+    session.close()
+
+
+@polite("retry-storm", "urllib3 Retry as retries=3, on the adapter + ThreadPoolExecutor")
+def _polite_storm_retry(job: Job) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from urllib3.util import Retry
+
+    session = _retrying_session(job, Retry(**BULK_RETRY))
+    with ThreadPoolExecutor(job.c) as pool:
+        _storm(job, lambda url: pool.submit(session.get, url))
+    session.close()
+
+
+def _all_futures(job: Job, session: Any) -> None:
+    check = job.tally.check
+    for future in [session.get(url) for url in job.urls()]:
+        response = future.result(timeout=120)
+        check(response.status_code, len(response.content), job.size)
+    session.close()
+
+
+@polite("futures-polite-off", "FuturesSession, no limits")
+def _polite_off_futures(job: Job) -> None:
+    _all_futures(job, _ours()(max_workers=job.c))
+
+
+@polite("futures-polite-idle", "FuturesSession, per_host=C")
+def _polite_idle_futures(job: Job) -> None:
+    _all_futures(job, _ours()(max_workers=job.c, per_host=job.c))
+
+
+@polite("futures-polite-all", "FuturesSession, per_host=C, rate=1e6, retries=3")
+def _polite_all_futures(job: Job) -> None:
+    _all_futures(job, _ours()(max_workers=job.c, per_host=job.c, rate=1e6, retries=3))
+
+
 # --- the process entry point --------------------------------------------------------------
 
 
@@ -550,7 +769,7 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
     _prepare(name)
     warnings = _PoolFull()
     logging.getLogger("urllib3").addHandler(warnings)
-    job = Job(spec["url"], spec["n"], spec["c"], spec["size"])
+    job = Job(spec["url"], spec["n"], spec["c"], spec["size"], spec.get("origins", []))
     started = ExitStack()
     setup = CONTENDERS[name].setup
     if setup is not None:
@@ -588,6 +807,7 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
         "rss_base_kib": base,
         "rss_peak_kib": peak,
         "pool_full": warnings.count,
+        **job.extra,
     }
 
 

@@ -6,7 +6,7 @@ import math
 import statistics
 from typing import Any
 
-from .contenders import CONTENDERS
+from .contenders import CONTENDERS, HOL_SHARE
 
 #: Our contenders (their names start with this), drawn in their own colour.
 OURS = "futures"
@@ -21,6 +21,9 @@ def _value(scenario: dict[str, Any], runs: list[dict[str, Any]]) -> tuple[float,
         return above / 1024, "peak RSS above baseline, MiB (lower is better)"
     if key == "C":
         return statistics.median(r["bytes"] for r in runs) / elapsed / 1e6, "MB/s"
+    if key == "G1":
+        host_b = scenario["n"] - scenario["n"] // HOL_SHARE
+        return host_b / statistics.median(r["b_elapsed"] for r in runs), "host B requests/s"
     return scenario["n"] / elapsed, "requests/s"
 
 

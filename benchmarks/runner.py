@@ -34,7 +34,7 @@ SLOW = 5.0
 
 
 class Server:
-    """The benchmark server in its own process, and its control port."""
+    """The benchmark server in its own process: its main ports, and its control port."""
 
     def __init__(self) -> None:
         self.process = subprocess.Popen(
@@ -52,6 +52,8 @@ class Server:
         self.port: int = ports["port"]
         self.control_port: int = ports["control_port"]
         self.url = f"http://127.0.0.1:{self.port}"
+        #: One URL per main port: distinct origins that answer alike.
+        self.origins = [f"http://127.0.0.1:{port}" for port in ports["ports"]]
 
     def _control(self, path: str) -> dict[str, int]:
         connection = HTTPConnection("127.0.0.1", self.control_port, timeout=10)
@@ -202,6 +204,7 @@ def run_contender(
     spec = {
         "contender": name,
         "url": server.url + scenario.path,
+        "origins": server.origins,
         "n": n,
         "c": scenario.c,
         "size": scenario.size,
@@ -224,6 +227,8 @@ def run_contender(
     stats = server.stats()
     measures["connections"] = stats["connections"]
     measures["served"] = stats["requests"]
+    measures["refused"] = stats["refused"]
+    measures["early"] = stats["early"]
     if measures["bad"] or measures["responses"] != n:
         raise RuntimeError(f"{measures['responses']} of {n} responses; bad: {measures['bad']}")
     return measures
@@ -289,8 +294,22 @@ def measures(scenario: Scenario, result: Result, base: Result | None, n: int) ->
         ideal = math.ceil(n / scenario.c) * scenario.delay_ms / 1000
         row["efficiency"] = ideal / elapsed
     if base is not None and base.ok:
-        row["ratio"] = base.median("elapsed") / elapsed
+        row["ratio"] = base.median(scenario.ratio_of) / result.median(scenario.ratio_of)
+    row["CPU/wall"] = result.median("cpu") / elapsed
+    for column, key in _EXTRA.items():
+        if key in result.runs[0]:
+            row[column] = result.median(key)
     return row
+
+
+#: Columns read straight from a measure that only some contenders report,
+#: or that only some scenarios' server routes count.
+_EXTRA = {
+    "host B time": "b_elapsed",
+    "asleep": "asleep",
+    "429s": "refused",
+    "early": "early",
+}
 
 
 _FORMATS = {
@@ -305,6 +324,11 @@ _FORMATS = {
     "KiB/req": "{:,.2f}",
     "CPU us/req": "{:,.0f}",
     "switches/req": "{:,.1f}",
+    "CPU/wall": "{:.0%}",
+    "host B time": "{:.2f} s",
+    "asleep": "{:.1f} s",
+    "429s": "{:,.0f}",
+    "early": "{:,.0f}",
 }
 
 

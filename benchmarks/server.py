@@ -5,14 +5,25 @@ thousands of idle keep-alive connections at no cost, and answers:
 
 - ``GET /?delay_ms=N``: a 2-byte body (``ok``) after N milliseconds;
 - ``GET /bytes?n=N``: a body of N bytes;
-- ``GET /json?records=N``: :func:`json_document` of N records.
+- ``GET /json?records=N``: :func:`json_document` of N records;
+- ``GET /limited?per_s=R``: ``ok``, or ``429`` with ``Retry-After`` when it
+  arrives less than 0.9 / R s after the last request this route served on
+  this port (a server enforcing R requests a second);
+- ``GET /storm?id=I&every=K``: ``ok``, but ``429`` with ``Retry-After: 1``
+  to the first request for every ``I`` divisible by K.
 
-A second port, the *control* port, answers ``GET /stats`` with a JSON object
+It listens on :data:`ORIGINS` main ports, which answer alike: each port is an
+origin of its own (scheme, host and port) for clients that limit or pause per
+origin.  Each port keeps its own ``/limited`` and ``/storm`` state.
+
+A further port, the *control* port, answers ``GET /stats`` with a JSON object
 (``connections`` accepted, ``requests`` served, ``open`` and ``max_open``
-connections) and ``GET /reset``, which zeroes those counters.  Keeping the
-control traffic off the main port keeps the connection count exact.
+connections, ``refused``: 429s sent, ``early``: requests that arrived on a
+port more than :data:`GRACE` s into a ``Retry-After`` pause it had asked for)
+and ``GET /reset``, which zeroes those counters and the ports' state.
+Keeping the control traffic off the main ports keeps the counts exact.
 
-Run it as ``python -m benchmarks.server``: it prints one JSON line with both
+Run it as ``python -m benchmarks.server``: it prints one JSON line with the
 ports, then serves until its standard input closes (so it never outlives the
 suite that started it).
 """
@@ -21,14 +32,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import sys
+import time
 from collections.abc import Callable
+from functools import partial
+from typing import NamedTuple
 from urllib.parse import parse_qsl, urlsplit
 
 from ._system import raise_fd_limit
 
 #: Largest body ``/bytes`` serves, so a typo cannot exhaust memory.
 MAX_BYTES = 64 * 1024 * 1024
+#: How many main ports (origins) the server listens on.
+ORIGINS = 2
+#: A request arriving this soon (s) after a 429 may have been sent before the
+#: client read it: it is not counted as ``early``.
+GRACE = 0.1
 
 
 class Stats:
@@ -41,6 +61,8 @@ class Stats:
     def reset(self) -> None:
         self.connections = 0
         self.requests = 0
+        self.refused = 0
+        self.early = 0
         self.max_open = getattr(self, "open", 0)
 
     def as_dict(self) -> dict[str, int]:
@@ -49,7 +71,21 @@ class Stats:
             "requests": self.requests,
             "open": self.open,
             "max_open": self.max_open,
+            "refused": self.refused,
+            "early": self.early,
         }
+
+
+class Answer(NamedTuple):
+    """What a route answers: status line, body, delay in s, extra headers."""
+
+    status: str
+    body: bytes
+    delay: float = 0.0
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+Route = Callable[[str, str], Answer]
 
 
 _bodies: dict[int, bytes] = {}
@@ -77,20 +113,21 @@ def json_document(records: int) -> bytes:
     return body
 
 
-def _response(status: str, body: bytes, close: bool, content_type: str = "text/plain") -> bytes:
+def _response(answer: Answer, close: bool) -> bytes:
+    extra = "".join(f"{name}: {value}\r\n" for name, value in answer.headers)
     head = (
-        f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n"
-        f"Content-Length: {len(body)}\r\n" + ("Connection: close\r\n" if close else "") + "\r\n"
+        f"HTTP/1.1 {answer.status}\r\nContent-Type: text/plain\r\n"
+        f"Content-Length: {len(answer.body)}\r\n{extra}"
+        + ("Connection: close\r\n" if close else "")
+        + "\r\n"
     )
-    return head.encode("latin-1") + body
+    return head.encode("latin-1") + answer.body
 
 
 class _HTTP(asyncio.Protocol):
     """One connection: parses requests one at a time, answers in order."""
 
-    def __init__(
-        self, stats: Stats, route: Callable[[str, str], tuple[str, bytes, float]]
-    ) -> None:
+    def __init__(self, stats: Stats, route: Route) -> None:
         self.stats = stats
         self.route = route
         self.buffer = b""
@@ -137,19 +174,21 @@ class _HTTP(asyncio.Protocol):
             self.buffer = self.buffer[end + 4 + length :]
             parts = lines[0].split(" ")
             if len(parts) != 3:
-                self.transport.write(_response("400 Bad Request", b"bad request", True))
+                self.transport.write(_response(Answer("400 Bad Request", b"bad request"), True))
                 self.transport.close()
                 return
             method, target, version = parts
             close = close or version == "HTTP/1.0"
             self.stats.requests += 1
-            status, body, delay = self.route(method, target)
-            answer = _response(status, body, close)
-            if delay > 0:
+            answer = self.route(method, target)
+            response = _response(answer, close)
+            if answer.delay > 0:
                 self.busy = True
-                asyncio.get_running_loop().call_later(delay, self._send_late, answer, close)
+                asyncio.get_running_loop().call_later(
+                    answer.delay, self._send_late, response, close
+                )
                 return
-            self._send(answer, close)
+            self._send(response, close)
 
     def _send(self, answer: bytes, close: bool) -> None:
         if self.transport is None:
@@ -165,59 +204,117 @@ class _HTTP(asyncio.Protocol):
             self._next()
 
 
-def benchmark_route(method: str, target: str) -> tuple[str, bytes, float]:
-    """Answer one request on the main port: (status line, body, delay in s)."""
+def benchmark_route(method: str, target: str) -> Answer:
+    """Answer one request for a stateless path on a main port."""
     split = urlsplit(target)
     query = dict(parse_qsl(split.query))
     try:
         if split.path == "/":
-            return "200 OK", b"ok", int(query.get("delay_ms", "0")) / 1000
+            return Answer("200 OK", b"ok", int(query.get("delay_ms", "0")) / 1000)
         if split.path == "/bytes":
             n = int(query.get("n", "0"))
             if not 0 <= n <= MAX_BYTES:
-                return "400 Bad Request", b"n out of range", 0.0
-            return "200 OK", _body(n), 0.0
+                return Answer("400 Bad Request", b"n out of range")
+            return Answer("200 OK", _body(n))
         if split.path == "/json":
             records = int(query.get("records", "0"))
             if not 0 <= records <= MAX_BYTES // 100:
-                return "400 Bad Request", b"records out of range", 0.0
-            return "200 OK", json_document(records), 0.0
+                return Answer("400 Bad Request", b"records out of range")
+            return Answer("200 OK", json_document(records))
     except ValueError:
-        return "400 Bad Request", b"bad number", 0.0
-    return "404 Not Found", b"not found", 0.0
+        return Answer("400 Bad Request", b"bad number")
+    return Answer("404 Not Found", b"not found")
 
 
-def _control_route(stats: Stats) -> Callable[[str, str], tuple[str, bytes, float]]:
-    def route(method: str, target: str) -> tuple[str, bytes, float]:
+class Origin:
+    """One main port: its ``/limited`` and ``/storm`` state, and its pauses."""
+
+    def __init__(self, stats: Stats) -> None:
+        self.stats = stats
+        self.reset()
+
+    def reset(self) -> None:
+        self.next_allowed = 0.0  # /limited: the earliest arrival it serves
+        self.paused_from = 0.0  # the last Retry-After sent, and when it ends
+        self.paused_until = 0.0
+        self.refused_ids: set[str] = set()  # /storm: ids answered 429 once
+
+    def route(self, method: str, target: str) -> Answer:
+        now = time.monotonic()
+        if self.paused_from + GRACE < now < self.paused_until:
+            self.stats.early += 1
+        split = urlsplit(target)
+        query = dict(parse_qsl(split.query))
+        try:
+            if split.path == "/limited":
+                per_s = float(query["per_s"])
+                if not per_s > 0:
+                    return Answer("400 Bad Request", b"per_s must be above 0")
+                if now < self.next_allowed:
+                    return self._refuse(now, math.ceil(self.next_allowed - now))
+                self.next_allowed = now + 0.9 / per_s
+                return Answer("200 OK", b"ok")
+            if split.path == "/storm":
+                id_ = query["id"]
+                if int(id_) % int(query["every"]) == 0 and id_ not in self.refused_ids:
+                    self.refused_ids.add(id_)
+                    return self._refuse(now, 1)
+                return Answer("200 OK", b"ok")
+        except (KeyError, ValueError, ZeroDivisionError):
+            return Answer("400 Bad Request", b"missing or bad parameter")
+        return benchmark_route(method, target)
+
+    def _refuse(self, now: float, seconds: int) -> Answer:
+        self.stats.refused += 1
+        self.paused_from = now
+        self.paused_until = max(self.paused_until, now + seconds)
+        return Answer("429 Too Many Requests", b"slow down", 0.0, (("Retry-After", str(seconds)),))
+
+
+def _control_route(stats: Stats, origins: list[Origin]) -> Route:
+    def route(method: str, target: str) -> Answer:
         path = urlsplit(target).path
         if path == "/reset":
             stats.reset()
+            for origin in origins:
+                origin.reset()
         elif path != "/stats":
-            return "404 Not Found", b"not found", 0.0
-        return "200 OK", json.dumps(stats.as_dict()).encode(), 0.0
+            return Answer("404 Not Found", b"not found")
+        return Answer("200 OK", json.dumps(stats.as_dict()).encode())
 
     return route
 
 
-async def serve(host: str = "127.0.0.1", port: int = 0, control_port: int = 0) -> None:
-    """Serve both ports until standard input reaches its end."""
+async def serve(host: str = "127.0.0.1") -> None:
+    """Serve the main and control ports until standard input reaches its end."""
     loop = asyncio.get_running_loop()
     stats = Stats()
     control_stats = Stats()  # the control port's own, never reported
-    main = await loop.create_server(
-        lambda: _HTTP(stats, benchmark_route), host, port, backlog=4096, reuse_address=True
-    )
+    origins = [Origin(stats) for _ in range(ORIGINS)]
+    servers = [
+        await loop.create_server(
+            partial(_HTTP, stats, origin.route), host, 0, backlog=4096, reuse_address=True
+        )
+        for origin in origins
+    ]
     control = await loop.create_server(
-        lambda: _HTTP(control_stats, _control_route(stats)), host, control_port
+        lambda: _HTTP(control_stats, _control_route(stats, origins)), host, 0
     )
-    ports = {
-        "port": main.sockets[0].getsockname()[1],
-        "control_port": control.sockets[0].getsockname()[1],
-    }
-    print(json.dumps(ports), flush=True)
+    ports = [server.sockets[0].getsockname()[1] for server in servers]
+    print(
+        json.dumps(
+            {
+                "port": ports[0],
+                "ports": ports,
+                "control_port": control.sockets[0].getsockname()[1],
+            }
+        ),
+        flush=True,
+    )
     # Stop when the parent closes our stdin (or dies).
     await loop.run_in_executor(None, sys.stdin.read)
-    main.close()
+    for server in servers:
+        server.close()
     control.close()
 
 

@@ -1,7 +1,8 @@
 """The targets of the benchmark issue, checked on one run's numbers.
 
 Every comparison is between contenders measured in the same run (and, but
-for target 4's reference to scenario B, in the same scenario).
+for target 4's reference to scenario B, in the same scenario).  Targets 1-7
+are the benchmark issue's; G1-G3 are issue 11's (polite scheduling).
 """
 
 from __future__ import annotations
@@ -77,6 +78,34 @@ def _pool(report: dict[str, Any], key: str) -> tuple[str, float | None, float]:
     return (what, value, 1.0)
 
 
+def _faster_for_b(report: dict[str, Any], theirs: str) -> tuple[str, float | None, float]:
+    ours = _median(report, "G1", "futures-polite-hol", "b_elapsed")
+    other = _median(report, "G1", theirs, "b_elapsed")
+    value = None if ours is None or other is None else other / ours
+    return (f"host B's time, {theirs} / ours", value, 3.0)
+
+
+def _never_asleep(report: dict[str, Any]) -> dict[str, Any]:
+    """G2's target: our workers spend no time in ``time.sleep`` (theirs for reference)."""
+    name = "G2 no worker sleeps (429 storm)"
+    ours = _result(report, "G2", "futures-polite-storm")
+    if ours is None:
+        return {"name": name, "status": "n/a", "detail": "not measured in this run", "parts": []}
+    asleep = max(r["asleep"] for r in ours["runs"])
+    detail = f"ours {asleep:.2f} worker-s asleep at most (goal 0)"
+    theirs = _median(report, "G2", "retry-storm", "asleep")
+    if theirs is not None:
+        detail += f"; Retry on the adapter {theirs:.1f} worker-s"
+    # A worker that never calls time.sleep measures exactly 0.
+    met = asleep == 0
+    return {
+        "name": name,
+        "status": "met" if met else "missed",
+        "detail": detail,
+        "parts": [{"what": "worker-seconds asleep, ours", "value": asleep, "goal": 0.0}],
+    }
+
+
 def evaluate(report: dict[str, Any]) -> list[dict[str, Any]]:
     """Each target: met / missed / n/a, with the measured ratios."""
     c1_rate = _rate(report, "B-C1", "futures")
@@ -148,5 +177,28 @@ def evaluate(report: dict[str, Any]) -> list[dict[str, Any]]:
         _target(
             "7 memory (E)",
             [hold_part, map_part],
+        ),
+        _target(
+            "G1 no head-of-line blocking (polite)",
+            [
+                _faster_for_b(report, "ratelimiter-hol"),
+                _faster_for_b(report, "retry-hol"),
+            ],
+        ),
+        _never_asleep(report),
+        _target(
+            "G3 limits that never bind cost nothing",
+            [
+                (
+                    "FuturesSession per_host=C / no limits",
+                    _ratio(report, "G3", "futures-polite-idle", "futures-polite-off"),
+                    0.95,
+                ),
+                (
+                    "FuturesSession per_host=C, rate, retries / no limits",
+                    _ratio(report, "G3", "futures-polite-all", "futures-polite-off"),
+                    0.95,
+                ),
+            ],
         ),
     ]

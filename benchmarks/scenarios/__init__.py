@@ -49,8 +49,15 @@ class Scenario:
     #: Measures shown: time, req/s, ratio, efficiency, MB/s, connections,
     #: pool full, RSS MiB, KiB/req, CPU us/req (the client process's CPU time
     #: per request, which the machine's other load disturbs less than time),
-    #: switches/req (the client process's context switches per request).
+    #: switches/req (the client process's context switches per request),
+    #: CPU/wall (the client process's CPU time over wall time); and from
+    #: scenario G: host B time (G1: until host B's requests are done),
+    #: asleep (seconds threads other than the main one spent in time.sleep),
+    #: 429s (answered by the server), early (requests the server received
+    #: during a Retry-After pause it had asked for, see benchmarks/server.py).
     columns: tuple[str, ...] = ("time", "req/s", "ratio", "connections")
+    #: The measure ``ratio`` compares: the baseline's over each contender's.
+    ratio_of: str = "elapsed"
     delay_ms: int = 0  # for the efficiency column: ideal = ceil(n / c) * delay
     runs: int | None = None  # None: the suite's default (3; 1 with --quick)
     #: Longest one run may take (s); a slower contender is shown as timed out
