@@ -42,7 +42,7 @@ assert_type(session.request("GET", URL).result(), Response)
 
 # The classic slip stays a type error (the run-time hint is hidden from checkers);
 # with warn_unused_ignores, this ignore would fail if the error went away.
-session.get(URL).status_code  # type: ignore[attr-defined]
+_ = session.get(URL).status_code  # type: ignore[attr-defined]
 
 prepared = session.prepare_request(Request("GET", URL))
 assert_type(prepared, PreparedRequest)
