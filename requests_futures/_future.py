@@ -26,6 +26,13 @@ class Future(concurrent.futures.Future[_T]):
     .. versionadded:: 2.0
     """
 
+    #: How many times the request was sent: more than 1 when it was retried
+    #: (``FuturesSession(retries=...)``), 0 when it was cancelled before it
+    #: was sent by a session that schedules its requests.
+    #:
+    #: .. versionadded:: 2.0
+    attempts: int = 1
+
     def __await__(self) -> Generator[Any, None, _T]:
         # Imported here: asyncio costs every ``import requests_futures`` ~30 ms.
         import asyncio

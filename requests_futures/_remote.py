@@ -34,6 +34,8 @@ from requests import Session
 from . import _worker as worker
 
 if TYPE_CHECKING:  # pragma: no cover
+    from urllib3.util import Retry
+
     from .sessions import FuturesSession
 
 Dumps = Callable[[Any], bytes]
@@ -283,3 +285,14 @@ def run(state: bytes, call: bytes, token: str) -> Any:
     owner, target = _sessions(state)
     verb, callback, args, kwargs = _load(call, "arguments")
     return worker.run(owner, target, verb, callback, args, kwargs)
+
+
+def attempt(retry: Retry | None, state: bytes, call: bytes, token: str) -> worker.Outcome:
+    """:func:`run` for a scheduled request: one attempt, its :class:`~._worker.Outcome`.
+
+    The request is pickled once, at submit; each retry sends the same bytes
+    with the policy the previous attempt returned.
+    """
+    owner, target = _sessions(state)
+    verb, callback, args, kwargs = _load(call, "arguments")
+    return worker.attempt(retry, owner, target, verb, callback, args, kwargs)

@@ -112,8 +112,10 @@ def _at_exit() -> None:
     cancelled = 0
     for session in list(_sessions):
         try:
-            session._mark_closed()
+            session._mark_closed()  # also cancels those its scheduler holds
             cancelled += cancel_queued(session.executor)
+            if session._scheduler is not None:
+                cancelled += session._scheduler.cancelled
             session.executor.shutdown(wait=False)
         except Exception:  # an exit hook must never stop the exit
             logger.debug("could not cancel a session's queued requests", exc_info=True)

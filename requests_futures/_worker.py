@@ -10,14 +10,35 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from requests import Session
+from requests.exceptions import (
+    ConnectionError,
+    ConnectTimeout,
+    ProxyError,
+    RequestException,
+    RetryError,
+    SSLError,
+    Timeout,
+)
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    InvalidHeader,
+    MaxRetryError,
+    NewConnectionError,
+    ResponseError,
+)
+from urllib3.exceptions import ProxyError as _Urllib3ProxyError
+from urllib3.exceptions import SSLError as _Urllib3SSLError
+from urllib3.util import Retry
 
 from ._chain import DeferringSession
 
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Callable
+
+    from requests import Response
 
     BackgroundCallback = Callable[[Any, Any], Any]
 
@@ -40,35 +61,193 @@ def run(
     ``target`` is the session that makes the call, as
     :func:`~requests_futures._chain.resolve` found it (None: ``owner`` itself).
     """
-    runner: Session = owner if target is None else target
-    previous = getattr(worker_state, "owner", None)
     outer = getattr(worker_state, "running_for", None)
     # Lets owner.close(), called from a hook or the callback, skip waiting
     # for the request this thread is in the middle of.
     worker_state.running_for = owner
     try:
-        worker_state.owner = runner
-        try:
-            if isinstance(runner, DeferringSession):
-                # Its own request() would hand the call to its executor.
-                response = getattr(Session, verb)(runner, *args, **kwargs)
-            else:
-                response = getattr(runner, verb)(*args, **kwargs)
-        finally:
-            worker_state.owner = previous
-        if callback is not None:
-            try:
-                result = callback(owner, response)
-            except BaseException:
-                # The future will hold only the error, so nobody else can close
-                # a streamed response and give its connection back to the pool.
-                close_quietly(response)
-                raise
-            if result is not None:
-                return result
-        return response
+        response = _call(owner, target, verb, args, kwargs)
+        return response if callback is None else _finish(owner, callback, response)
     finally:
         worker_state.running_for = outer
+
+
+def _call(
+    owner: DeferringSession,
+    target: Session | None,
+    verb: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Response:
+    """Send the request once, with ``requests``' hooks, redirects and auth."""
+    runner: Session = owner if target is None else target
+    previous = getattr(worker_state, "owner", None)
+    worker_state.owner = runner
+    try:
+        if isinstance(runner, DeferringSession):
+            # Its own request() would hand the call to its executor.
+            response: Response = getattr(Session, verb)(runner, *args, **kwargs)
+        else:
+            response = getattr(runner, verb)(*args, **kwargs)
+        return response
+    finally:
+        worker_state.owner = previous
+
+
+def _finish(owner: DeferringSession, callback: BackgroundCallback, response: Response) -> Any:
+    """The future's result: ``background_callback``'s value, or the response."""
+    try:
+        result = callback(owner, response)
+    except BaseException:
+        # The future will hold only the error, so nobody else can close
+        # a streamed response and give its connection back to the pool.
+        close_quietly(response)
+        raise
+    return response if result is None else result
+
+
+class Outcome(NamedTuple):
+    """What one attempt of a scheduled request tells the scheduler (picklable)."""
+
+    #: The future's result (when ``retry`` is None).
+    result: Any = None
+    #: Not None: send the request again, with this policy, ``delay`` seconds from now.
+    retry: Retry | None = None
+    delay: float = 0.0
+    #: Seconds no request to this origin may start (429 or 503 with Retry-After).
+    pause: float = 0.0
+
+
+def attempt(
+    retry: Retry | None,
+    owner: DeferringSession,
+    target: Session | None,
+    verb: str,
+    callback: BackgroundCallback | None,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Outcome:
+    """Send a scheduled request once; say whether and when to send it again.
+
+    ``retry`` (urllib3's :class:`~urllib3.util.Retry`) decides, through its own
+    methods, as it would mounted on the adapter.  ``background_callback``
+    runs on the final result only.  An error that is final is raised.
+    """
+    outer = getattr(worker_state, "running_for", None)
+    worker_state.running_for = owner
+    try:
+        try:
+            response = _call(owner, target, verb, args, kwargs)
+        except (ConnectionError, Timeout) as exc:
+            if retry is None:
+                raise
+            return _after_error(retry, exc)
+        pause = _pause(retry, response)
+        if retry is not None:
+            again = _after_response(retry, response)
+            if again is not None:
+                return again._replace(pause=pause)
+        result = response if callback is None else _finish(owner, callback, response)
+        return Outcome(result, pause=pause)
+    finally:
+        worker_state.running_for = outer
+
+
+class _Answer:
+    """What urllib3's ``Retry`` reads of a response, from a ``requests.Response``.
+
+    Its ``raw`` is not always urllib3's (a copy from a process pool, a test
+    double), so the policy is shown this view instead.
+    """
+
+    __slots__ = ("headers", "status")
+
+    REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+    def __init__(self, response: Response) -> None:
+        self.status = response.status_code
+        self.headers = response.headers
+
+    def get_redirect_location(self) -> str | Literal[False] | None:
+        if self.status in self.REDIRECT_STATUSES:
+            return self.headers.get("location")
+        return False
+
+
+def _after_response(retry: Retry, response: Response) -> Outcome | None:
+    """The retry ``retry`` asks for after ``response``, or None: it is the result."""
+    request = response.request
+    method = request.method
+    has_retry_after = bool(response.headers.get("Retry-After"))
+    if method is None or not retry.is_retry(method, response.status_code, has_retry_after):
+        return None
+    answer = _Answer(response)
+    try:
+        again = retry.increment(method, request.url, response=answer)  # type: ignore[arg-type]
+    except MaxRetryError as exhausted:
+        if not retry.raise_on_status:
+            return None
+        close_quietly(response)
+        raise _as_requests_error(exhausted, request) from exhausted
+    close_quietly(response)  # gives its connection back to the pool
+    delay = None
+    if again.respect_retry_after_header:
+        with contextlib.suppress(InvalidHeader):
+            delay = again.get_retry_after(answer)  # type: ignore[arg-type]
+    return Outcome(retry=again, delay=delay or again.get_backoff_time())
+
+
+def _after_error(retry: Retry, exc: RequestException) -> Outcome:
+    """The retry ``retry`` asks for after ``exc``; raises what is final."""
+    cause = exc.args[0] if exc.args else None
+    if isinstance(cause, MaxRetryError):
+        cause = cause.reason  # what the adapter's own (single) try met
+    request = exc.request
+    method = getattr(request, "method", None)
+    if not isinstance(cause, Exception) or request is None or method is None:
+        raise exc
+    try:
+        again = retry.increment(method, request.url, error=cause)
+    except MaxRetryError as exhausted:
+        raise _as_requests_error(exhausted, request) from exhausted
+    except Exception:  # noqa: BLE001 - urllib3 re-raised the error: it is not retried
+        raise exc from None
+    return Outcome(retry=again, delay=again.get_backoff_time())
+
+
+def _as_requests_error(exhausted: MaxRetryError, request: Any) -> RequestException:
+    """The exception ``HTTPAdapter.send`` makes of an exhausted ``Retry``."""
+    reason = exhausted.reason
+    if isinstance(reason, ConnectTimeoutError) and not isinstance(reason, NewConnectionError):
+        return ConnectTimeout(exhausted, request=request)
+    if isinstance(reason, ResponseError):
+        return RetryError(exhausted, request=request)
+    if isinstance(reason, _Urllib3ProxyError):
+        return ProxyError(exhausted, request=request)
+    if isinstance(reason, _Urllib3SSLError):
+        return SSLError(exhausted, request=request)
+    return ConnectionError(exhausted, request=request)
+
+
+#: Reads Retry-After for a session without retries (the origin still pauses).
+_PLAIN = Retry(0)
+
+#: Answers that pause their whole origin when they carry Retry-After.
+PAUSE_STATUSES = frozenset({429, 503})
+
+
+def _pause(retry: Retry | None, response: Response) -> float:
+    """How long ``response`` asks its origin to pause (0: not at all)."""
+    if response.status_code not in PAUSE_STATUSES:
+        return 0.0
+    value = response.headers.get("Retry-After")
+    policy = _PLAIN if retry is None else retry
+    if not value or not policy.respect_retry_after_header:
+        return 0.0
+    try:
+        return policy.parse_retry_after(value)
+    except InvalidHeader:
+        return 0.0
 
 
 def close_quietly(response: object) -> None:

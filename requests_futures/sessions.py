@@ -23,15 +23,17 @@ from urllib3.util import Timeout as _Urllib3Timeout
 from . import _environment, _remote, _shutdown
 from ._batch import ItemT, MapResults, map_requests
 from ._chain import DeferringSession, inner_timeout, resolve
-from ._checks import check_callback, check_timeout, positive_int
+from ._checks import check_callback, check_timeout, politeness, positive_int
 from ._future import Future, adopt
 from ._handoff import carry_thread_state
 from ._pools import configure_adapters, worker_count
+from ._scheduler import CLOSED, Scheduler
 from ._signature import CallCheck
-from ._worker import run, worker_state
+from ._worker import attempt, run, worker_state
 
 if TYPE_CHECKING:  # pragma: no cover
     from requests.models import PreparedRequest, Response
+    from urllib3.util import Retry
 
 __all__ = ["FuturesSession"]
 
@@ -69,8 +71,29 @@ class FuturesSession(DeferringSession):
         its own (``requests`` has none: a server that never answers would hold
         a worker forever).  Seconds, a ``(connect, read)`` tuple, or a
         :class:`urllib3.Timeout`.
-    :raises TypeError, ValueError: for a bad ``max_workers``, ``timeout`` or
-        ``adapter_kwargs``.
+    :param per_host: most requests in flight at once to one origin (scheme,
+        host and port of the URL), or None for no limit.
+    :param rate: most request starts per second to one origin, evenly spaced
+        (at least ``1 / rate`` seconds apart), or None for no limit.
+    :param retries: how to retry failed requests: an int ``N`` for
+        ``Retry(total=N, backoff_factor=0.5, status_forcelist={429, 500, 502,
+        503, 504}, respect_retry_after_header=True, raise_on_status=False)``,
+        a :class:`urllib3.util.Retry` used as configured, or None.
+    :param host_limits: other ``per_host``/``rate`` values for particular
+        hosts or origins: ``{"api.example.com": {"per_host": 1, "rate": 0.5}}``;
+        a key is a host name or ``"scheme://host:port"``, and a value it
+        leaves out is the session-wide one.
+    :raises TypeError, ValueError: for a bad ``max_workers``, ``timeout``,
+        ``adapter_kwargs``, ``per_host``, ``rate``, ``retries`` or
+        ``host_limits``.
+
+    With any of the last four, the session schedules its requests: one that
+    must wait (for a slot, its rate, a ``Retry-After`` pause of its origin or
+    its next retry) waits in a queue, not in a worker, and its future stays
+    pending until the final result (README: "Being polite").
+
+    .. versionadded:: 2.0
+       ``per_host``, ``rate``, ``retries`` and ``host_limits``.
 
     A FuturesSession given as ``session=`` lends its settings and its default
     ``timeout`` (used when this session has none), not its executor.
@@ -82,7 +105,7 @@ class FuturesSession(DeferringSession):
     """
 
     #: What pickle and copy keep (requests' list, plus the default timeout).
-    __attrs__ = [*Session.__attrs__, "timeout"]  # noqa: RUF012 - a list, as requests' is
+    __attrs__ = [*Session.__attrs__, "timeout", "_polite"]  # noqa: RUF012 - a list, as requests' is
 
     def __init__(
         self,
@@ -92,9 +115,14 @@ class FuturesSession(DeferringSession):
         adapter_kwargs: Mapping[str, Any] | None = None,
         *args: Any,
         timeout: float | tuple[float | None, float | None] | _Urllib3Timeout | None = None,
+        per_host: int | None = None,
+        rate: float | None = None,
+        retries: int | Retry | None = None,
+        host_limits: Mapping[str, Mapping[str, float | None]] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        polite = politeness(per_host, rate, retries, host_limits)
         if executor is None:
             positive_int(max_workers, "max_workers")
         elif not isinstance(executor, Executor):
@@ -121,6 +149,11 @@ class FuturesSession(DeferringSession):
         self._dumps = _remote.serializer_for(self.executor)
         if self._dumps is not None:
             self._submit = self._submit_remote  # type: ignore[method-assign]
+        self._polite = polite
+        self._scheduler: Scheduler | None = None
+        if polite is not None:
+            self._scheduler = Scheduler(self.executor, polite, worker_count(self.executor))
+            self._submit = self._submit_scheduled  # type: ignore[method-assign]
         # Grow any pool smaller than the worker count (requests' default is 10),
         # including a small one mounted on a supplied session.
         configure_adapters(session or self, worker_count(self.executor), adapter_kwargs or {})
@@ -143,6 +176,7 @@ class FuturesSession(DeferringSession):
         for name, value in state.items():
             setattr(self, name, value)
         self.timeout = state.get("timeout")
+        self._polite = state.get("_polite")
         self._owns_executor = False
         self.executor = None  # type: ignore[assignment]  # closed: nothing runs
         self.session = None
@@ -151,17 +185,24 @@ class FuturesSession(DeferringSession):
         self._pending = set()
         self._forget = self._pending.discard
         self._dumps = None
+        self._scheduler = None
 
     def _ensure_open(self) -> None:
         """:raises RuntimeError: if the session is closed."""
         if self._closed:
-            raise RuntimeError("this FuturesSession is closed; create a new one")
+            raise RuntimeError(CLOSED)
 
     def _mark_closed(self) -> list[Future[Any]]:
-        """Refuse new requests from now on; return the futures still tracked."""
+        """Refuse new requests from now on; cancel those the scheduler holds.
+
+        Returns the futures of requests in the executor that are tracked here.
+        """
         with self._lock:
             self._closed = True
-            return list(self._pending)
+            pending = list(self._pending)
+        if self._scheduler is not None:
+            pending += self._scheduler.close()
+        return pending
 
     def _submit(
         self,
@@ -184,6 +225,28 @@ class FuturesSession(DeferringSession):
         assert self._dumps is not None
         task = _remote.prepare(self, self._dumps, verb, callback, args, kwargs)
         return self._enqueue(_remote.run, *task)
+
+    def _submit_scheduled(
+        self,
+        verb: str,
+        callback: BackgroundCallback | None,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Future[Any]:
+        """``_submit`` when limits or retries are set: the scheduler decides when."""
+        assert self._scheduler is not None
+        if verb == "send":
+            url = args[0].url
+        elif len(args) > 1:  # request(method, url, ...)
+            url = args[1]
+        else:
+            url = kwargs.get("url")
+        if self._dumps is None:
+            task = (self, self._target, verb, callback, args, kwargs)
+            return self._scheduler.submit(url, attempt, task)
+        self._ensure_open()
+        prepared = _remote.prepare(self, self._dumps, verb, callback, args, kwargs)
+        return self._scheduler.submit(url, _remote.attempt, prepared)
 
     def _enqueue(self, fn: Callable[..., Any], *task: Any) -> Future[Any]:
         """Submit ``fn(*task)`` unless closed; track the future for close()."""
@@ -391,6 +454,8 @@ class FuturesSession(DeferringSession):
                 self.executor.shutdown(wait=not inside, cancel_futures=True)
             elif not inside:
                 wait([f for f in pending if not f.cancelled()])
+            if self._scheduler is not None and not inside:
+                self._scheduler.join()
         finally:
             # Whatever happened above, the connections are released.
             if self._owns_executor:

@@ -3,7 +3,8 @@ from __future__ import annotations
 import os
 import socket
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -27,6 +28,34 @@ def server(_server: LoopbackServer) -> Iterator[LoopbackServer]:
     _server.reset()
     yield _server
     _server.reset()
+
+
+@pytest.fixture(scope="session")
+def _server_b() -> Iterator[LoopbackServer]:
+    server = LoopbackServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def server_b(_server_b: LoopbackServer) -> Iterator[LoopbackServer]:
+    """A second loopback server: another port, so another origin."""
+    _server_b.reset()
+    yield _server_b
+    _server_b.reset()
+
+
+def eventually(condition: Callable[[], bool], timeout: float = LONG) -> bool:
+    """Whether ``condition()`` becomes true within ``timeout`` (polled every 5 ms).
+
+    For states no event announces (a future waiting in the scheduler).
+    """
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
 
 
 @pytest.fixture

@@ -4,7 +4,10 @@ Routes (GET, POST, PUT, PATCH, DELETE, OPTIONS and HEAD all dispatch here):
 
 - ``/echo``: JSON of the method, path, query, headers and body received.
 - ``/delay?ms=N``: waits N milliseconds (a simulated slow server), then echoes.
-- ``/status/N``: answers with status N.
+- ``/status/N``: answers with status N (``?retry_after=V``: with ``Retry-After: V``).
+- ``/flaky/NAME/K``: the first K requests naming NAME get ``?status=`` (503 by
+  default; ``&retry_after=V`` adds ``Retry-After: V``), after ``&ms=`` milliseconds
+  when given; later ones are echoed.
 - ``/redirect/N``: redirects N times, then lands on ``/echo``.
 - ``/redirect-to?url=U``: one 302 to U (``&status=N`` for another 3xx).
 - ``/hold/NAME``: answers only once the test calls ``server.release(NAME)``.
@@ -13,8 +16,9 @@ Routes (GET, POST, PUT, PATCH, DELETE, OPTIONS and HEAD all dispatch here):
 - ``/digest/USER/PASS``: 401 with an HTTP Digest challenge (qop=auth, MD5)
   until the request carries a valid answer for USER and PASS, then echoes.
 
-The counters (connections accepted, requests, most requests in flight at once)
-prove pooling and concurrency; ``reset()`` zeroes them between tests.
+The counters (connections accepted, requests, most requests in flight at once,
+when each request arrived) prove pooling, concurrency and rates; ``reset()``
+zeroes them between tests.
 """
 
 from __future__ import annotations
@@ -57,6 +61,10 @@ def _digest_ok(method: str, header: str, user: str, password: str) -> bool:
         return False
 
 
+def _retry_after(query: dict[str, str]) -> dict[str, str]:
+    return {"Retry-After": query["retry_after"]} if "retry_after" in query else {}
+
+
 class Counters:
     def __init__(self) -> None:
         self.lock = threading.Condition()  # notified when a request comes in
@@ -69,6 +77,8 @@ class Counters:
             self.in_flight = 0
             self.max_in_flight = 0
             self.paths: list[str] = []
+            self.starts: list[float] = []  # time.monotonic() of each arrival
+            self.hits: dict[str, int] = {}  # requests per /flaky/NAME
 
     def enter(self, path: str) -> None:
         with self.lock:
@@ -76,12 +86,19 @@ class Counters:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             self.paths.append(path)
+            self.starts.append(time.monotonic())
             self.lock.notify_all()
 
     def wait_in_flight(self, count: int, timeout: float) -> bool:
         """Wait until ``count`` requests are in the server at once; False at ``timeout``."""
         with self.lock:
             return self.lock.wait_for(lambda: self.in_flight >= count, timeout)
+
+    def hit(self, name: str) -> int:
+        """Count one more request naming ``name``; return how many there were."""
+        with self.lock:
+            self.hits[name] = self.hits.get(name, 0) + 1
+            return self.hits[name]
 
     def leave(self) -> None:
         with self.lock:
@@ -139,7 +156,9 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(int(query.get("ms", "0")) / 1000)
                 self._echo(body)
             elif route == "status":
-                self._send(int(parts[1]), b"status")
+                self._send(int(parts[1]), b"status", _retry_after(query))
+            elif route == "flaky":
+                self._flaky(parts[1], int(parts[2]), query, body)
             elif route == "redirect":
                 left = int(parts[1])
                 target = f"/redirect/{left - 1}" if left > 1 else "/echo"
@@ -165,6 +184,13 @@ class _Handler(BaseHTTPRequestHandler):
                 self._echo(body)
         finally:
             counters.leave()
+
+    def _flaky(self, name: str, failures: int, query: dict[str, str], body: bytes) -> None:
+        if self.server.counters.hit(name) > failures:
+            self._echo(body)
+            return
+        time.sleep(int(query.get("ms", "0")) / 1000)
+        self._send(int(query.get("status", "503")), b"flaky", _retry_after(query))
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _dispatch
 

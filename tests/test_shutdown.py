@@ -60,6 +60,35 @@ def test_queued_requests_run_while_another_thread_waits_for_them(
     assert server.counters.requests == 4
 
 
+WAITING = """
+    import sys
+    from requests_futures import FuturesSession
+
+    session = FuturesSession(max_workers=2, rate=0.1)
+    futures = [session.get(sys.argv[1]) for _ in range(5)]
+    print(futures[0].result(timeout=60).status_code, flush=True)
+    # The main thread ends here, four requests waiting 10 s apart for their rate.
+"""
+
+
+def test_the_exit_hook_cancels_the_requests_the_scheduler_holds(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
+    script = tmp_path / "waiting.py"
+    script.write_text(textwrap.dedent(WAITING))
+    done = subprocess.run(
+        [sys.executable, str(script), server.url + "/echo"],
+        capture_output=True,
+        text=True,
+        timeout=6 * LONG,
+        check=False,
+    )
+    assert done.stdout.split() == ["200"], done.stderr
+    assert "4 queued requests cancelled at interpreter exit" in done.stderr
+    assert done.returncode == 0
+    assert server.counters.requests == 1
+
+
 def _thread(daemon: bool, release: threading.Event) -> threading.Thread:
     thread = threading.Thread(target=release.wait, args=(LONG,), daemon=daemon)
     thread.start()

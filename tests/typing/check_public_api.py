@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
 from requests import PreparedRequest, Request, Response
+from urllib3.util import Retry
 
 from requests_futures import Future, FuturesSession
 from requests_futures.sessions import FuturesSession as ClassicFuturesSession
@@ -26,6 +27,17 @@ URL = "http://127.0.0.1:8000/echo"
 session = FuturesSession()
 assert_type(ClassicFuturesSession(), FuturesSession)
 assert_type(FuturesSession(executor=ThreadPoolExecutor(4)), FuturesSession)
+assert_type(
+    FuturesSession(
+        per_host=4,
+        rate=2.5,
+        retries=3,
+        host_limits={"api.example.com": {"per_host": 1, "rate": 0.5}},
+    ),
+    FuturesSession,
+)
+assert_type(FuturesSession(retries=Retry(total=2, raise_on_status=True)), FuturesSession)
+assert_type(session.get(URL).attempts, int)
 
 # The verbs, request() and send() return futures of responses.
 assert_type(session.get(URL), Future[Response])

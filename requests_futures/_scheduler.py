@@ -1,0 +1,454 @@
+"""When a request may start: per-origin queues, slots, rate, pauses and retry timers.
+
+A session with ``per_host``, ``rate``, ``retries`` or ``host_limits`` hands
+each request to its :class:`Scheduler` instead of straight to the executor.
+A request that cannot start yet (its origin is full, its rate slot or a pause
+has not come, its retry is not due) waits in a queue here, never in a worker
+thread, so the workers only run requests that can run now::
+
+    scheduler = Scheduler(executor, Politeness(per_host=2), workers=8)
+    future = scheduler.submit(url, fn, task)  # fn(retry, *task) -> Outcome
+
+Dispatch happens in whichever thread adds or frees work: the submitting
+thread, the done-callback of an attempt, or the one timer thread that wakes up
+when a delay runs out.  No lock of this module is held while a callback of
+someone else's future can run.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+from collections import deque
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
+from concurrent.futures import Future as _ExecutorFuture
+from dataclasses import dataclass, field
+from math import inf
+from time import monotonic
+from typing import Any
+from urllib.parse import urlsplit
+
+from urllib3.util import Retry
+
+from ._future import Future
+
+#: (scheme, host, port) of a URL: what limits, rates and pauses apply to.
+Origin = tuple[str, str, int]
+
+CLOSED = "this FuturesSession is closed; create a new one"
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+# The stages of a request in the scheduler.
+_WAITING = "waiting"  # in its origin's queue or on the retry timer
+_SENT = "sent"  # an attempt is in the executor
+_DONE = "done"  # its future has its final state
+
+# How an attempt that ended settles its future.
+_CANCELLED = "cancelled"
+_FAILED = "failed"
+_SUCCEEDED = "succeeded"
+
+#: Origins remembered before forgetting those with nothing waiting or running.
+_SWEEP_AT = 1024
+
+
+def origin_of(url: object) -> Origin:
+    """The origin of ``url``: lower-cased scheme and host, the port filled in (80, 443)."""
+    text = url.decode("utf-8", "replace") if isinstance(url, bytes) else str(url)
+    try:
+        split = urlsplit(text.strip())
+        port = split.port
+    except ValueError:  # a bad port: requests reports it when the request runs
+        return ("", text, 0)
+    scheme = split.scheme.lower()
+    if port is None:
+        port = _DEFAULT_PORTS.get(scheme, 0)
+    return (scheme, split.hostname or "", port)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The limits of one origin: most requests in flight, and most starts per second."""
+
+    per_host: int | None = None
+    rate: float | None = None
+
+
+@dataclass(frozen=True)
+class Politeness:
+    """A session's validated scheduling settings (see ``FuturesSession``)."""
+
+    limits: Limits = Limits()
+    retry: Retry | None = None
+    #: Limits for particular origins (keyed by :data:`Origin`) or hosts (by name).
+    overrides: Mapping[Origin | str, Limits] = field(default_factory=dict)
+
+    def limits_for(self, origin: Origin) -> Limits:
+        """What applies to ``origin``: its own entry, its host's, or the default."""
+        overrides = self.overrides
+        if overrides:
+            found = overrides.get(origin) or overrides.get(origin[1])
+            if found is not None:
+                return found
+        return self.limits
+
+
+class OriginState:
+    """One origin's queue and clocks.
+
+    ``per_host`` may be changed while requests run (an adaptive limit); the
+    change applies from the next dispatch, which any finishing request or
+    :meth:`Scheduler.wake` triggers.
+    """
+
+    __slots__ = (
+        "active",
+        "in_flight",
+        "interval",
+        "next_start",
+        "paused_until",
+        "per_host",
+        "waiting",
+    )
+
+    def __init__(self, limits: Limits) -> None:
+        self.per_host: int | None = limits.per_host
+        self.interval = 1.0 / limits.rate if limits.rate else 0.0
+        self.waiting: deque[ScheduledFuture] = deque()
+        self.active = False  # in the scheduler's turns
+        self.in_flight = 0
+        self.next_start = 0.0  # monotonic time before which none may start (rate)
+        self.paused_until = 0.0  # monotonic end of a Retry-After pause
+
+    def blocked_until(self, now: float) -> float:
+        """0 if a request may start now, else when it may (``inf``: when a slot frees)."""
+        if self.per_host is not None and self.in_flight >= self.per_host:
+            return inf
+        until = max(self.next_start, self.paused_until)
+        return until if until > now else 0.0
+
+    def idle(self, now: float) -> bool:
+        clocks = max(self.next_start, self.paused_until)
+        return not self.in_flight and not self.active and clocks <= now
+
+
+class ScheduledFuture(Future[Any]):
+    """The future of a scheduled request: pending until its final result.
+
+    :meth:`cancel` works while the request waits in the scheduler (for a
+    slot, its rate, a pause or its retry delay), and while an attempt is
+    queued in the executor; not while it runs.
+    """
+
+    def __init__(
+        self,
+        scheduler: Scheduler,
+        origin: OriginState,
+        fn: Callable[..., Any],
+        task: tuple[Any, ...],
+        retry: Retry | None,
+    ) -> None:
+        super().__init__()
+        self._scheduler = scheduler
+        self._origin = origin
+        self._fn = fn
+        self._task = task
+        self._retry = retry
+        self._stage = _WAITING
+        self._attempt: _ExecutorFuture[Any] | None = None
+        self.attempts = 0
+
+    def cancel(self) -> bool:
+        """Cancel the request unless an attempt of it is running; True if cancelled."""
+        return self._scheduler.cancel(self)
+
+    def _attempt_done(self, attempt: _ExecutorFuture[Any]) -> None:
+        self._scheduler.attempt_done(self, attempt)
+
+
+def _settle_cancelled(future: ScheduledFuture) -> None:
+    """Put a future the scheduler has let go of in its final, cancelled state."""
+    Future.cancel(future)
+    # What an executor's worker does for a cancelled item: wait() and
+    # as_completed() count the future as done only from here on.
+    future.set_running_or_notify_cancel()
+
+
+class Scheduler:
+    """Decides when each request of one session starts.
+
+    :param executor: where attempts run.
+    :param politeness: the limits, rates and retry policy.
+    :param workers: the executor's worker count, if known: never more
+        attempts are in the executor than it has workers, so each starts as
+        soon as it is dispatched and none waits there behind a blocked origin.
+    """
+
+    def __init__(self, executor: Executor, politeness: Politeness, workers: int | None) -> None:
+        self._executor = executor
+        self._politeness = politeness
+        self._cap = workers
+        self._lock = threading.Lock()
+        self._wakeup = threading.Condition(self._lock)
+        self._origins: dict[Origin, OriginState] = {}
+        self._turns: deque[OriginState] = deque()  # origins with waiting requests
+        self._timers: list[tuple[float, int, ScheduledFuture]] = []  # retries, by due time
+        self._order = itertools.count()
+        self._wake_at = inf  # earliest rate slot or pause end seen blocking a request
+        self._sent: set[ScheduledFuture] = set()
+        self._timer: threading.Thread | None = None
+        self._closed = False
+        self._sweep_at = _SWEEP_AT
+        #: How many waiting requests :meth:`close` cancelled.
+        self.cancelled = 0
+
+    def submit(
+        self, url: object, fn: Callable[..., Any], task: tuple[Any, ...]
+    ) -> ScheduledFuture:
+        """Queue ``fn(retry, *task)`` for the origin of ``url``; return its future.
+
+        :raises RuntimeError: once :meth:`close` has been called.
+        """
+        key = origin_of(url)
+        with self._lock:
+            if self._closed:
+                raise RuntimeError(CLOSED)
+            origin = self._origins.get(key)
+            if origin is None:
+                if len(self._origins) >= self._sweep_at:
+                    self._sweep()
+                origin = self._origins[key] = OriginState(self._politeness.limits_for(key))
+            future = ScheduledFuture(self, origin, fn, task, self._politeness.retry)
+            origin.waiting.append(future)
+            if not origin.active:
+                origin.active = True
+                self._turns.append(origin)
+            sent = self._dispatch(monotonic())
+        self._watch(sent)
+        return future
+
+    def _sweep(self) -> None:
+        """Forget the origins with nothing waiting or running and no clock running.
+
+        With the lock held, when the table has doubled since the last sweep:
+        a crawl over many hosts keeps only what still matters.
+        """
+        now = monotonic()
+        self._origins = {k: o for k, o in self._origins.items() if not o.idle(now)}
+        self._sweep_at = max(_SWEEP_AT, 2 * len(self._origins))
+
+    def origin(self, url: object) -> OriginState | None:
+        """The state of ``url``'s origin while it has requests or clocks running."""
+        with self._lock:
+            return self._origins.get(origin_of(url))
+
+    def wake(self) -> None:
+        """Dispatch what may start now (after a limit was changed from outside)."""
+        with self._lock:
+            sent = self._dispatch(monotonic())
+        self._watch(sent)
+
+    def _dispatch(self, now: float) -> list[tuple[ScheduledFuture, BaseException | None]]:
+        """Hand the executor every request that may start now, fairly across origins.
+
+        Called with the lock held.  Origins take turns (one request each per
+        round); full, paused and rate-limited ones are skipped.  The caller
+        passes the result to :meth:`_watch` once the lock is released.
+        """
+        sent: list[tuple[ScheduledFuture, BaseException | None]] = []
+        if self._closed:
+            return sent
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            future = heapq.heappop(timers)[2]
+            if future._stage is _WAITING:  # not cancelled while it waited
+                self._queue_first(future)
+        turns, cap = self._turns, self._cap
+        progress = True
+        while progress and turns:
+            progress = False
+            for _ in range(len(turns)):
+                if cap is not None and len(self._sent) >= cap:
+                    return sent
+                origin = turns.popleft()
+                waiting = origin.waiting
+                while waiting and waiting[0]._stage is not _WAITING:
+                    waiting.popleft()  # cancelled while waiting
+                if not waiting:
+                    origin.active = False
+                    continue
+                blocked = origin.blocked_until(now)
+                if blocked:
+                    turns.append(origin)
+                    if blocked < self._wake_at:
+                        self._wake_at = blocked
+                        self._timer_wanted()
+                    continue
+                sent.append(self._send(waiting.popleft(), origin, now))
+                progress = True
+                if waiting:
+                    turns.append(origin)
+                else:
+                    origin.active = False
+        return sent
+
+    def _queue_first(self, future: ScheduledFuture) -> None:
+        """Put a retry due now at the head of its origin's queue (it is the oldest)."""
+        origin = future._origin
+        origin.waiting.appendleft(future)
+        if not origin.active:
+            origin.active = True
+            self._turns.append(origin)
+
+    def _send(
+        self, future: ScheduledFuture, origin: OriginState, now: float
+    ) -> tuple[ScheduledFuture, BaseException | None]:
+        try:
+            future._attempt = self._executor.submit(future._fn, future._retry, *future._task)
+        except Exception as exc:  # noqa: BLE001 - a shut-down executor: the request fails with it
+            future._stage = _DONE
+            return future, exc
+        future._stage = _SENT
+        future.attempts += 1
+        origin.in_flight += 1
+        origin.next_start = now + origin.interval
+        self._sent.add(future)
+        return future, None
+
+    def _watch(self, sent: list[tuple[ScheduledFuture, BaseException | None]]) -> None:
+        """Outside the lock: follow each attempt sent (its callback may run right here)."""
+        for future, error in sent:
+            if error is not None:
+                future.set_exception(error)
+                continue
+            attempt = future._attempt
+            assert attempt is not None
+            attempt.add_done_callback(future._attempt_done)
+
+    def attempt_done(self, future: ScheduledFuture, attempt: _ExecutorFuture[Any]) -> None:
+        """An attempt ended: settle the future, or time its retry; then dispatch."""
+        outcome: Any = None
+        error: BaseException | None = None
+        cancelled = attempt.cancelled()
+        if not cancelled:
+            error = attempt.exception()
+            if error is None:
+                outcome = attempt.result()
+        now = monotonic()
+        with self._lock:
+            origin = future._origin
+            origin.in_flight -= 1
+            self._sent.discard(future)
+            if outcome is not None and outcome.pause > 0:
+                origin.paused_until = max(origin.paused_until, now + outcome.pause)
+            final = None  # None: cancel() already settled it, or it waits for a retry
+            if future._stage is _SENT:
+                if cancelled or (error is None and outcome.retry is not None and self._closed):
+                    final = _CANCELLED
+                elif error is not None:
+                    final = _FAILED
+                elif outcome.retry is None:
+                    final = _SUCCEEDED
+                if final is None:
+                    future._stage = _WAITING
+                    future._retry = outcome.retry
+                    due = now + outcome.delay
+                    heapq.heappush(self._timers, (due, next(self._order), future))
+                    if self._timers[0][2] is future:
+                        self._timer_wanted()
+                else:
+                    future._stage = _DONE
+            sent = self._dispatch(now)
+        self._watch(sent)
+        if final is _CANCELLED:
+            _settle_cancelled(future)
+        elif final is _FAILED:
+            future.set_exception(error)
+        elif final is _SUCCEEDED:
+            future.set_result(outcome.result)
+
+    def cancel(self, future: ScheduledFuture) -> bool:
+        """:meth:`ScheduledFuture.cancel`: True if it will never (again) be sent."""
+        with self._lock:
+            stage = future._stage
+            if stage is _WAITING:
+                future._stage = _DONE  # its queue or timer entry is skipped later
+            attempt = future._attempt
+        if stage is _WAITING:
+            _settle_cancelled(future)
+            return True
+        if stage is _DONE:
+            return future.cancelled()
+        assert attempt is not None
+        # Outside the lock: a successful cancel runs attempt_done right here
+        # when it is already attached, which settles the future.
+        if not attempt.cancel():
+            return False
+        with self._lock:
+            mine = future._stage is _SENT
+            if mine:
+                future._stage = _DONE
+        if mine:
+            _settle_cancelled(future)
+        return True
+
+    def close(self) -> list[ScheduledFuture]:
+        """Cancel every waiting request at once and stop the timer.
+
+        Returns the futures whose attempt is in the executor: the caller
+        cancels or waits for those as it does for any other.
+        """
+        with self._lock:
+            self._closed = True
+            waiting = [f for o in self._origins.values() for f in o.waiting]
+            waiting += [entry[2] for entry in self._timers]
+            waiting = [f for f in waiting if f._stage is _WAITING]
+            for future in waiting:
+                future._stage = _DONE
+            self.cancelled += len(waiting)
+            for origin in self._origins.values():
+                origin.waiting.clear()
+                origin.active = False
+            self._turns.clear()
+            self._timers.clear()
+            self._wakeup.notify_all()
+            sent = list(self._sent)
+        for future in waiting:
+            _settle_cancelled(future)
+        return sent
+
+    def join(self) -> None:
+        """Wait for the timer thread to end (after :meth:`close`)."""
+        timer = self._timer
+        if timer is not None and timer is not threading.current_thread():
+            timer.join()
+
+    def _timer_wanted(self) -> None:
+        """With the lock held: make the timer thread see the new earliest due time."""
+        if self._timer is None:
+            self._timer = threading.Thread(
+                target=self._run_timer, name="requests-futures-scheduler", daemon=True
+            )
+            self._timer.start()
+        else:
+            self._wakeup.notify()
+
+    def _run_timer(self) -> None:
+        while True:
+            with self._lock:
+                while True:
+                    if self._closed:
+                        return
+                    now = monotonic()
+                    due = self._wake_at
+                    if self._timers:
+                        due = min(due, self._timers[0][0])
+                    if due <= now:
+                        break
+                    self._wakeup.wait(min(due - now, threading.TIMEOUT_MAX))
+                self._wake_at = inf
+                sent = self._dispatch(now)
+            self._watch(sent)

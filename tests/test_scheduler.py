@@ -1,0 +1,356 @@
+"""The scheduler: per-origin limits, rates and pauses that never hold a worker.
+
+Each loopback server is one origin (its own port).  Its counters show what it
+received: how many requests at once, and when each one arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import multiprocessing
+import threading
+import time
+from concurrent.futures import (
+    CancelledError,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    as_completed,
+    wait,
+)
+
+import pytest
+import requests
+from urllib3.util import Retry
+
+from requests_futures import Future, FuturesSession
+from requests_futures._scheduler import Limits, Politeness, Scheduler, origin_of
+
+from .conftest import LONG, SHORT, eventually
+from .server import LoopbackServer
+
+
+def scheduler_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "requests-futures-scheduler"]
+
+
+def gaps(starts: list[float]) -> list[float]:
+    return [later - earlier for earlier, later in itertools.pairwise(starts)]
+
+
+@pytest.mark.parametrize(
+    ("url", "origin"),
+    [
+        ("http://Example.COM/x?y=1", ("http", "example.com", 80)),
+        ("https://example.com", ("https", "example.com", 443)),
+        ("HTTPS://example.com:8443/", ("https", "example.com", 8443)),
+        (b"http://127.0.0.1:81/", ("http", "127.0.0.1", 81)),
+        ("http://[::1]:8080/", ("http", "::1", 8080)),
+        ("http://user:pw@example.com/", ("http", "example.com", 80)),
+        ("http://example.com:bad/", ("", "http://example.com:bad/", 0)),
+    ],
+)
+def test_the_origin_of_a_url(url: str | bytes, origin: tuple[str, str, int]) -> None:
+    assert origin_of(url) == origin
+
+
+def test_without_limits_or_retries_the_request_path_is_unchanged(server: LoopbackServer) -> None:
+    with FuturesSession(max_workers=2) as session:
+        assert session._scheduler is None
+        assert session._submit.__func__ is FuturesSession._submit  # type: ignore[attr-defined]
+        future = session.get(server.url + "/echo")
+        assert type(future) is Future  # the executor's own future, made awaitable
+        assert future.result(timeout=LONG).status_code == 200
+        assert future.attempts == 1
+    assert scheduler_threads() == []
+
+
+def test_per_host_is_never_exceeded_and_used_fully(
+    server: LoopbackServer, server_b: LoopbackServer
+) -> None:
+    with FuturesSession(max_workers=8, per_host=2) as session:
+        futures = [session.get(s.url + "/delay?ms=100") for s in (server, server_b) * 6]
+        assert all(f.result(timeout=LONG).status_code == 200 for f in futures)
+    assert server.counters.max_in_flight == 2
+    assert server_b.counters.max_in_flight == 2
+    assert all(f.attempts == 1 for f in futures)
+
+
+def test_a_full_origin_holds_no_worker(server: LoopbackServer, server_b: LoopbackServer) -> None:
+    """Six requests held by origin A (one at a time) do not stop forty to B."""
+    with FuturesSession(max_workers=4, per_host=1) as session:
+        held = [session.get(server.url + "/hold/a") for _ in range(6)]
+        quick = [session.get(server_b.url + "/delay?ms=20") for _ in range(40)]
+        done, _ = wait(quick, timeout=LONG)
+        assert len(done) == 40
+        assert all(f.result().status_code == 200 for f in quick)
+        assert server.counters.requests == 1  # A's others still wait, in no worker
+        server.release("a")
+        assert all(f.result(timeout=LONG).status_code == 200 for f in held)
+    assert server.counters.max_in_flight == 1
+    assert server_b.counters.max_in_flight == 1
+
+
+def test_rate_spaces_the_starts_and_two_origins_go_side_by_side(
+    server: LoopbackServer, server_b: LoopbackServer
+) -> None:
+    rate = 5  # one start every 0.2 s per origin
+    with FuturesSession(max_workers=2, rate=rate) as session:
+        futures = [session.get(server.url + "/echo") for _ in range(3)]
+        futures += [session.get(server_b.url + "/echo") for _ in range(3)]
+        assert all(f.result(timeout=LONG).status_code == 200 for f in futures)
+    starts_a, starts_b = server.counters.starts, server_b.counters.starts
+    for starts in (starts_a, starts_b):
+        assert all(gap > 0.75 / rate for gap in gaps(starts))
+        assert starts[-1] - starts[0] < 2 * 2 / rate  # not much slower than asked
+    assert starts_b[0] < starts_a[1]  # B did not wait for A's rate
+
+
+def test_the_rate_holds_at_the_server_while_the_workers_are_busy(
+    server: LoopbackServer, server_b: LoopbackServer
+) -> None:
+    """A request is handed to the executor only when a worker is free to start it.
+
+    Were A's second request queued behind B's slow one, it would start late
+    and its successor on time: closer than the rate allows.
+    """
+    rate = 4
+    with FuturesSession(max_workers=1, rate=rate) as session:
+        futures = [session.get(server.url + "/echo")]
+        futures.append(session.get(server_b.url + "/delay?ms=400"))
+        futures += [session.get(server.url + "/echo") for _ in range(2)]
+        assert all(f.result(timeout=LONG).status_code == 200 for f in futures)
+    assert all(gap > 0.75 / rate for gap in gaps(server.counters.starts))
+
+
+def test_a_429_with_retry_after_pauses_its_whole_origin(
+    server: LoopbackServer, server_b: LoopbackServer
+) -> None:
+    with FuturesSession(max_workers=2, per_host=4) as session:
+        answer = session.get(server.url + "/status/429?retry_after=1").result(timeout=LONG)
+        assert answer.status_code == 429  # no retries: the answer is the result
+        paused = session.get(server.url + "/echo")
+        other = session.get(server_b.url + "/echo")
+        assert other.result(timeout=LONG).status_code == 200
+        assert not paused.done()
+        assert paused.result(timeout=LONG).status_code == 200
+    first, second = server.counters.starts
+    assert second - first > 0.7
+    assert server_b.counters.starts[0] < second
+
+
+def test_a_429_without_retry_after_does_not_pause(server: LoopbackServer) -> None:
+    with FuturesSession(max_workers=2, per_host=4) as session:
+        assert session.get(server.url + "/status/429").result(timeout=LONG).status_code == 429
+        assert session.get(server.url + "/echo").result(timeout=LONG).status_code == 200
+    first, second = server.counters.starts
+    assert second - first < 0.5
+
+
+def test_host_limits_override_the_session_wide_values(
+    server: LoopbackServer, server_b: LoopbackServer
+) -> None:
+    limits = {server.url: {"per_host": 1}, "127.0.0.1": {"per_host": 3}}
+    with FuturesSession(max_workers=8, per_host=2, host_limits=limits) as session:
+        futures = [session.get(s.url + "/delay?ms=100") for s in (server, server_b) * 6]
+        assert all(f.result(timeout=LONG).status_code == 200 for f in futures)
+    assert server.counters.max_in_flight == 1  # its origin's own entry
+    assert server_b.counters.max_in_flight == 3  # its host's entry
+
+
+# -- cancel and close ---------------------------------------------------------
+
+
+def test_cancel_while_waiting_for_a_slot(server: LoopbackServer) -> None:
+    with FuturesSession(max_workers=2, per_host=1) as session:
+        running = session.get(server.url + "/hold/c")
+        assert server.counters.wait_in_flight(1, LONG)
+        waiting = session.get(server.url + "/echo")
+        assert not running.cancel()  # running: too late
+        assert waiting.cancel()
+        assert waiting.cancelled()
+        assert waiting.attempts == 0
+        assert wait([waiting], timeout=0).done == {waiting}
+        server.release("c")
+        assert running.result(timeout=LONG).status_code == 200
+    assert server.counters.paths == ["/hold/c"]
+
+
+def test_cancel_while_waiting_for_the_rate(server: LoopbackServer) -> None:
+    with FuturesSession(max_workers=2, rate=0.5) as session:
+        assert session.get(server.url + "/echo").result(timeout=LONG).status_code == 200
+        waiting = session.get(server.url + "/echo")  # due in 2 s
+        assert waiting.cancel()
+        with pytest.raises(CancelledError):
+            waiting.result(timeout=0)
+    assert server.counters.requests == 1
+
+
+def test_cancel_while_the_origin_is_paused(server: LoopbackServer) -> None:
+    with FuturesSession(max_workers=2, per_host=4) as session:
+        session.get(server.url + "/status/503?retry_after=30").result(timeout=LONG)
+        waiting = session.get(server.url + "/echo")
+        assert waiting.cancel()
+        assert waiting.cancelled()
+    assert server.counters.requests == 1
+
+
+def test_cancel_while_waiting_for_a_retry(server: LoopbackServer) -> None:
+    retry = Retry(total=3, status_forcelist={503})
+    with FuturesSession(max_workers=2, retries=retry) as session:
+        future = session.get(server.url + "/status/503?retry_after=30")
+        assert eventually(future.cancel)  # True once the attempt is over and it waits
+        assert future.cancelled()
+        assert future.attempts == 1
+    assert server.counters.requests == 1
+
+
+def test_cancel_while_queued_in_a_busy_supplied_executor(server: LoopbackServer) -> None:
+    blocker = threading.Event()
+    with ThreadPoolExecutor(1) as executor:
+        busy = executor.submit(blocker.wait, LONG)  # not the session's: not counted
+        with FuturesSession(executor=executor, per_host=2) as session:
+            queued = session.get(server.url + "/echo")
+            assert queued.attempts == 1  # handed to the executor, not started
+            assert queued.cancel()
+            assert queued.cancelled()
+            blocker.set()
+        assert busy.result(timeout=LONG)
+    assert server.counters.requests == 0
+
+
+def test_close_cancels_hundreds_of_waiting_requests_at_once(server: LoopbackServer) -> None:
+    session = FuturesSession(max_workers=4, rate=1)
+    futures = [session.get(server.url + "/echo") for _ in range(300)]  # 300 s of rate
+    assert eventually(lambda: len(scheduler_threads()) == 1)
+    started = time.monotonic()
+    session.close()
+    assert time.monotonic() - started < LONG / 2
+    finished = list(as_completed(futures, timeout=LONG))
+    assert len(finished) == 300
+    assert sum(f.cancelled() for f in futures) >= 299
+    assert server.counters.requests <= 1
+    assert scheduler_threads() == []
+    with pytest.raises(RuntimeError, match="closed"):
+        session.get(server.url + "/echo")
+
+
+def test_close_with_a_supplied_executor_waits_for_the_running_request(
+    server: LoopbackServer,
+) -> None:
+    with ThreadPoolExecutor(2) as executor:
+        session = FuturesSession(executor=executor, per_host=1)
+        running = session.get(server.url + "/delay?ms=200")
+        waiting = session.get(server.url + "/echo")
+        assert server.counters.wait_in_flight(1, LONG)
+        session.close()
+        assert running.done() and running.result().status_code == 200
+        assert waiting.cancelled()
+    assert server.counters.requests == 1
+
+
+# -- every way in -------------------------------------------------------------
+
+
+def test_many_submitting_threads_keep_every_limit(
+    server: LoopbackServer, server_b: LoopbackServer
+) -> None:
+    threads, each = 8, 5
+    start = threading.Barrier(threads)
+    futures: list[Future[requests.Response]] = []
+    with FuturesSession(max_workers=8, per_host=2) as session:
+
+        def submit() -> None:
+            start.wait(LONG)
+            mine = [session.get(s.url + "/delay?ms=20") for s in (server, server_b) * each]
+            futures.extend(mine)
+
+        workers = [threading.Thread(target=submit) for _ in range(threads)]
+        for thread in workers:
+            thread.start()
+        for thread in workers:
+            thread.join(LONG)
+        assert all(f.result(timeout=LONG).status_code == 200 for f in futures)
+    for origin in (server, server_b):
+        assert origin.counters.requests == threads * each
+        assert origin.counters.max_in_flight == 2
+
+
+def test_map_send_and_await_go_through_the_scheduler(server: LoopbackServer) -> None:
+    url = server.url + "/delay?ms=30"
+    with FuturesSession(max_workers=4, per_host=1) as session:
+        assert [f.result().status_code for _, f in session.map([url] * 4)] == [200] * 4
+        prepared = session.prepare_request(requests.Request("GET", url))
+        sent = [session.send(prepared) for _ in range(4)]
+        assert all(f.result(timeout=LONG).status_code == 200 for f in sent)
+
+        async def main() -> list[int]:
+            responses = await asyncio.gather(*(session.get(url) for _ in range(4)))
+            return [r.status_code for r in responses]
+
+        assert asyncio.run(main()) == [200] * 4
+    assert server.counters.requests == 12
+    assert server.counters.max_in_flight == 1
+
+
+def test_cancelling_the_awaiting_task_cancels_a_waiting_request(server: LoopbackServer) -> None:
+    with FuturesSession(max_workers=2, per_host=1) as session:
+        running = session.get(server.url + "/hold/t")
+        waiting = session.get(server.url + "/echo")
+
+        async def main() -> None:
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.ensure_future(waiting), SHORT / 3)
+
+        asyncio.run(main())
+        assert waiting.cancelled()
+        server.release("t")
+        assert running.result(timeout=LONG).status_code == 200
+    assert server.counters.requests == 1
+
+
+def test_a_process_pool_is_scheduled_in_the_calling_process(server: LoopbackServer) -> None:
+    context = multiprocessing.get_context("spawn")
+    with (
+        ProcessPoolExecutor(2, mp_context=context) as pool,
+        FuturesSession(executor=pool, per_host=1, timeout=LONG) as session,
+    ):
+        futures = [session.get(server.url + "/delay?ms=50") for _ in range(4)]
+        assert all(f.result(timeout=4 * LONG).status_code == 200 for f in futures)
+    assert server.counters.requests == 4
+    assert server.counters.max_in_flight == 1
+
+
+def test_a_shut_down_supplied_executor_fails_the_request(server: LoopbackServer) -> None:
+    executor = ThreadPoolExecutor(1)
+    executor.shutdown()
+    with FuturesSession(executor=executor, per_host=1) as session:
+        future = session.get(server.url + "/echo")
+        with pytest.raises(RuntimeError, match="shutdown"):
+            future.result(timeout=LONG)
+
+
+# -- the scheduler on its own --------------------------------------------------
+
+
+def test_per_host_can_change_while_requests_run(server: LoopbackServer) -> None:
+    """The seam an adaptive limit uses: change an origin's limit, then wake()."""
+    with ThreadPoolExecutor(4) as executor:
+        scheduler = Scheduler(executor, Politeness(Limits(per_host=1)), workers=4)
+        held = [scheduler.submit(server.url, _get, (server.url + "/hold/w",)) for _ in range(3)]
+        assert server.counters.wait_in_flight(1, LONG)
+        state = scheduler.origin(server.url)
+        assert state is not None
+        state.per_host = 3
+        scheduler.wake()
+        assert server.counters.wait_in_flight(3, LONG)
+        server.release("w")
+        assert all(f.result(timeout=LONG).status_code == 200 for f in held)
+        scheduler.close()
+        scheduler.join()
+
+
+def _get(retry: Retry | None, url: str) -> object:
+    from requests_futures._worker import Outcome
+
+    return Outcome(requests.get(url, timeout=LONG))
