@@ -1,4 +1,4 @@
-"""``python -m benchmarks``: see benchmarks/runner.py and README.rst, "Benchmarks"."""
+"""``python -m benchmarks``: see benchmarks/runner.py and docs/benchmarks.rst."""
 
 from __future__ import annotations
 

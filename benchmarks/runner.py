@@ -363,7 +363,7 @@ def table(scenario: Scenario, results: list[Result], n: int) -> tuple[list[str],
 
 
 def rst_table(header: list[str], rows: list[list[str]]) -> str:
-    """The same table in reStructuredText (a simple table), for README.rst."""
+    """The same table in reStructuredText (a simple table), for docs/benchmarks.rst."""
     cells = [[c.replace("*", "\\*") or ".." for c in row] for row in [header, *rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     rule = " ".join("=" * w for w in widths)

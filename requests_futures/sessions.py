@@ -57,7 +57,7 @@ class FuturesSession(DeferringSession):
         ``client.get_executor()``, each request is pickled at the call
         (``TypeError`` names what cannot be) and workers reuse connections;
         this is decided here, so replace the session rather than its
-        ``executor`` attribute (README: "Scaling out").
+        ``executor`` attribute (see "Scaling out" in the documentation).
     :param max_workers: size of the session's own thread pool (default 2);
         ignored when ``executor`` is given.
     :param session: an existing :class:`requests.Session` to make the calls
@@ -70,7 +70,7 @@ class FuturesSession(DeferringSession):
     :param timeout: default ``timeout`` for every request that does not pass
         its own (``requests`` has none: a server that never answers would hold
         a worker forever).  Seconds, a ``(connect, read)`` tuple, or a
-        :class:`urllib3.Timeout`.
+        :class:`urllib3.util.Timeout`.
     :param per_host: most requests in flight at once to one origin (scheme,
         host and port of the URL), or None for no limit.
     :param rate: most request starts per second to one origin, evenly spaced

@@ -34,7 +34,7 @@ def pid_of_worker(session: FuturesSession, response: requests.Response) -> tuple
 
 
 def count_words(session: FuturesSession, response: requests.Response) -> int:
-    """README.rst's script example: only the count travels back."""
+    """The script example of docs/scaling-out.rst: only the count travels back."""
     return len(response.json()["body"].split())
 
 
