@@ -95,7 +95,20 @@ def _public_name(app: Sphinx, env: Any, node: Element, contnode: Element) -> Ele
     return None
 
 
+def _public_bases(app: Sphinx, name: str, obj: Any, options: Any, bases: list[Any]) -> None:
+    """Show the bases a user can see: a private helper class gives way to its own bases."""
+
+    def public(base: Any) -> list[Any]:
+        if getattr(base, "__module__", "").startswith("requests_futures._"):
+            return [b for parent in base.__bases__ for b in public(parent)]
+        return [base]
+
+    shown = [b for base in bases for b in public(base)]
+    bases[:] = [b for i, b in enumerate(shown) if b not in shown[:i] and b is not object]
+
+
 def setup(app: Sphinx) -> None:
+    app.connect("autodoc-process-bases", _public_bases)
     # Before intersphinx's own handler (priority 500), which then finds the name.
     app.connect("missing-reference", _public_name, priority=400)
 
