@@ -7,6 +7,7 @@ inventories are shipped in ``_intersphinx/`` (see its ``SOURCES.txt``).
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ pygments_style = "sphinx"
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
 autodoc_typehints_format = "short"
+python_use_unqualified_type_names = True
 autodoc_preserve_defaults = True
 autodoc_default_options = {"members": True, "show-inheritance": True}
 
@@ -72,7 +74,10 @@ nitpick_ignore = [
 _TARGETS = {
     "concurrent.futures._base.Executor": "concurrent.futures.Executor",
     "concurrent.futures._base.Future": "concurrent.futures.Future",
+    "Executor": "concurrent.futures.Executor",
+    "Session": "requests.Session",
     "Response": "requests.Response",
+    "Retry": "urllib3.util.Retry",
     "Request": "requests.Request",
     "PreparedRequest": "requests.PreparedRequest",
     "BackgroundCallback": "requests_futures.sessions.BackgroundCallback",
@@ -95,6 +100,19 @@ def _public_name(app: Sphinx, env: Any, node: Element, contnode: Element) -> Ele
     return None
 
 
+# Private import aliases in signatures, written out as their public names.
+_ALIASES = {"_Urllib3Timeout": "urllib3.util.Timeout"}
+
+
+def _public_aliases(
+    app: Sphinx, what: str, name: str, obj: Any, options: Any, args: str | None, ret: str | None
+) -> tuple[str | None, str | None]:
+    for alias, public in _ALIASES.items():
+        args = args and re.sub(rf"\b{alias}\b", public, args)
+        ret = ret and re.sub(rf"\b{alias}\b", public, ret)
+    return args, ret
+
+
 def _public_bases(app: Sphinx, name: str, obj: Any, options: Any, bases: list[Any]) -> None:
     """Show the bases a user can see: a private helper class gives way to its own bases."""
 
@@ -109,6 +127,7 @@ def _public_bases(app: Sphinx, name: str, obj: Any, options: Any, bases: list[An
 
 def setup(app: Sphinx) -> None:
     app.connect("autodoc-process-bases", _public_bases)
+    app.connect("autodoc-process-signature", _public_aliases)
     # Before intersphinx's own handler (priority 500), which then finds the name.
     app.connect("missing-reference", _public_name, priority=400)
 

@@ -90,7 +90,7 @@ class FuturesSession(DeferringSession):
     With any of the last four, the session schedules its requests: one that
     must wait (for a slot, its rate, a ``Retry-After`` pause of its origin or
     its next retry) waits in a queue, not in a worker, and its future stays
-    pending until the final result (README: "Being polite").
+    pending until the final result (see "Being polite" in the documentation).
 
     .. versionadded:: 2.0
        ``per_host``, ``rate``, ``retries`` and ``host_limits``.
