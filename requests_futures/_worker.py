@@ -187,14 +187,21 @@ def _after_response(retry: Retry, response: Response) -> Outcome | None:
     except MaxRetryError as exhausted:
         if not retry.raise_on_status:
             return None
-        close_quietly(response)
+        _discard(response)
         raise _as_requests_error(exhausted, request) from exhausted
-    close_quietly(response)  # gives its connection back to the pool
+    _discard(response)
     delay = None
     if again.respect_retry_after_header:
         with contextlib.suppress(InvalidHeader):
             delay = again.get_retry_after(answer)  # type: ignore[arg-type]
     return Outcome(retry=again, delay=delay or again.get_backoff_time())
+
+
+def _discard(response: Response) -> None:
+    """Read the rest of a response nobody will see and close it: its connection is reused."""
+    with contextlib.suppress(Exception):
+        _ = response.content  # a streamed body, closed unread, would close the socket
+    close_quietly(response)
 
 
 def _after_error(retry: Retry, exc: RequestException) -> Outcome:

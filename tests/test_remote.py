@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 import pytest
 import requests
+from urllib3.util import Retry
 
 from requests_futures import Future, FuturesSession, _remote
 
@@ -436,3 +437,21 @@ def test_importing_the_package_imports_no_process_or_cluster_machinery() -> None
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=LONG, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_a_retried_request_is_pickled_once_and_its_outcome_comes_back(
+    server: LoopbackServer,
+) -> None:
+    retry = Retry(total=2, backoff_factor=0, status_forcelist={503})
+    with (
+        InProcessPool(1) as pool,
+        FuturesSession(executor=pool, retries=retry, per_host=1, timeout=LONG) as session,
+    ):
+        future = session.get(server.url + "/flaky/remote/1")
+        assert future.result(timeout=LONG).status_code == 200
+    assert future.attempts == 2
+    assert server.counters.hits["remote"] == 2
+    # Every attempt ran in this thread (the pool runs tasks inline): close its cache.
+    for entry in _remote._local.cache.values():
+        entry.close()
+    _remote._local.cache.clear()

@@ -143,3 +143,14 @@ def test_unpicklable_input_fails_at_the_call_naming_it(
     with pytest.raises(ValueError, match=r"stream=True cannot be used with ClientExecutor"):
         session.get(server.url + "/echo", stream=True)
     assert server.counters.requests == 0
+
+
+def test_limits_hold_across_dask_workers(client: Any, server: LoopbackServer) -> None:
+    """Scheduling happens in this process, so per_host holds across the cluster."""
+    executor = client.get_executor()
+    with FuturesSession(executor=executor, per_host=1, retries=1, timeout=LONG) as session:
+        futures = [session.get(server.url + "/delay?ms=50") for _ in range(4)]
+        futures.append(session.get(server.url + "/flaky/dask/1"))
+        assert all(f.result(timeout=LONG).status_code == 200 for f in futures)
+    assert server.counters.max_in_flight == 1
+    assert futures[-1].attempts == 2

@@ -11,6 +11,7 @@ import itertools
 import multiprocessing
 import threading
 import time
+import weakref
 from concurrent.futures import (
     CancelledError,
     ProcessPoolExecutor,
@@ -23,8 +24,9 @@ import pytest
 import requests
 from urllib3.util import Retry
 
-from requests_futures import Future, FuturesSession
+from requests_futures import Future, FuturesSession, _scheduler, _shutdown
 from requests_futures._scheduler import Limits, Politeness, Scheduler, origin_of
+from requests_futures._worker import Outcome
 
 from .conftest import LONG, SHORT, eventually
 from .server import LoopbackServer
@@ -354,3 +356,70 @@ def _get(retry: Retry | None, url: str) -> object:
     from requests_futures._worker import Outcome
 
     return Outcome(requests.get(url, timeout=LONG))
+
+
+def test_a_done_future_cannot_be_cancelled_a_cancelled_one_stays_so(
+    server: LoopbackServer,
+) -> None:
+    with FuturesSession(max_workers=1, per_host=1) as session:
+        done = session.get(server.url + "/echo")
+        assert done.result(timeout=LONG).status_code == 200
+        assert not done.cancel()
+        session.get(server.url + "/hold/x")
+        waiting = session.get(server.url + "/echo")
+        assert waiting.cancel()
+        assert waiting.cancel()
+        server.release("x")
+
+
+def test_idle_origins_are_forgotten_when_the_table_grows(
+    monkeypatch: pytest.MonkeyPatch, server: LoopbackServer, server_b: LoopbackServer
+) -> None:
+    monkeypatch.setattr(_scheduler, "_SWEEP_AT", 2)
+    limits = {server_b.url: {"rate": 0.01}}  # its clock runs for 100 s: kept
+    with FuturesSession(max_workers=2, per_host=1, host_limits=limits) as session:
+        scheduler = session._scheduler
+        assert scheduler is not None
+        for url in (server.url, server_b.url, "http://127.0.0.1:1/"):
+            wait([session.get(url + "/echo")], timeout=LONG)
+        assert scheduler.origin(server.url) is None  # idle: forgotten
+        assert scheduler.origin(server_b.url) is not None
+        assert scheduler.origin("http://127.0.0.1:1/") is not None
+
+
+def test_a_cancelled_retry_is_skipped_when_it_falls_due() -> None:
+    calls: list[int] = []
+
+    def fails_once(retry: Retry | None) -> Outcome:
+        calls.append(1)
+        return Outcome(retry=Retry(0), delay=0.05) if len(calls) == 1 else Outcome("again")
+
+    with ThreadPoolExecutor(1) as executor:
+        scheduler = Scheduler(executor, Politeness(Limits(per_host=1)), workers=1)
+        future = scheduler.submit("http://127.0.0.1/", fails_once, ())
+        later = scheduler.submit("http://127.0.0.1/", fails_once, ())
+        assert eventually(future.cancel)
+        assert later.result(timeout=LONG) == "again"
+        assert eventually(lambda: not scheduler._timers)  # fell due, and was skipped
+        scheduler.close()
+        scheduler.join()
+    assert len(calls) == 2
+
+
+def test_the_url_may_be_a_keyword(server: LoopbackServer) -> None:
+    with FuturesSession(max_workers=1, per_host=1) as session:
+        future = session.request("GET", url=server.url + "/echo")
+        assert future.result(timeout=LONG).status_code == 200
+
+
+def test_the_exit_hook_counts_what_the_scheduler_cancels(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, server: LoopbackServer
+) -> None:
+    session = FuturesSession(max_workers=1, rate=0.1)
+    monkeypatch.setattr(_shutdown, "_sessions", weakref.WeakSet([session]))
+    futures = [session.get(server.url + "/echo") for _ in range(3)]
+    assert futures[0].result(timeout=LONG).status_code == 200
+    _shutdown._at_exit()
+    assert all(f.cancelled() for f in futures[1:])
+    assert "2 queued requests cancelled" in caplog.text
+    session.close()
