@@ -241,9 +241,9 @@ class _Entry:
 
     def close(self) -> None:
         owner, target = self.sessions
-        # The worker's copy of a FuturesSession has no executor: close only
-        # what requests.Session.close closes, its adapters' connections.
-        Session.close(owner)
+        # The worker's copy of a FuturesSession has its own thread pool, never
+        # started unless a callback used it: close() shuts it down too.
+        owner.close()
         if target is not None:
             target.close()
 

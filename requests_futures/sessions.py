@@ -27,7 +27,7 @@ from ._checks import check_callback, check_timeout, politeness, positive_int
 from ._future import Future, adopt
 from ._handoff import carry_thread_state
 from ._pools import configure_adapters, worker_count
-from ._scheduler import CLOSED, Scheduler
+from ._scheduler import CLOSED, Politeness, Scheduler
 from ._signature import CallCheck
 from ._worker import attempt, run, worker_state
 
@@ -36,6 +36,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from urllib3.util import Retry
 
 __all__ = ["FuturesSession"]
+
+#: The size of the session's own thread pool when ``max_workers`` is not given.
+_DEFAULT_MAX_WORKERS = 2
 
 BackgroundCallback = Callable[["FuturesSession", "Response"], Any]
 
@@ -98,10 +101,14 @@ class FuturesSession(DeferringSession):
     A FuturesSession given as ``session=`` lends its settings and its default
     ``timeout`` (used when this session has none), not its executor.
 
-    A copy (:func:`copy.copy`, :mod:`pickle`) keeps the ``requests`` settings
-    (headers, auth, cookies, adapters, hooks, …) and ``timeout``, but neither
-    the executor nor ``session``: it is a closed session (``executor`` is
-    None) whose verbs raise ``RuntimeError``.
+    A copy (:func:`copy.copy`, :mod:`pickle`) is an open session with the
+    ``requests`` settings (headers, auth, cookies, adapters, hooks, …),
+    ``session`` and ``timeout`` of the original, as a copy of a
+    :class:`requests.Session` is.  It never shares the executor: it gets its
+    own thread pool of the original's ``max_workers`` (when the executor
+    tells it, else the default), which starts no thread before its first
+    request, and which its own :meth:`close` shuts down.  A copy is open
+    even if the original was closed.
     """
 
     #: What pickle and copy keep (requests' list, plus the default timeout).
@@ -110,7 +117,7 @@ class FuturesSession(DeferringSession):
     def __init__(
         self,
         executor: Executor | None = None,
-        max_workers: int = 2,
+        max_workers: int = _DEFAULT_MAX_WORKERS,
         session: Session | None = None,
         adapter_kwargs: Mapping[str, Any] | None = None,
         *args: Any,
@@ -132,28 +139,8 @@ class FuturesSession(DeferringSession):
         if session is not None and not isinstance(session, Session):
             raise TypeError(f"session must be a requests.Session, got {type(session).__name__}")
         check_timeout(timeout)
-        self._owns_executor = executor is None
-        self.executor: Executor = executor or ThreadPoolExecutor(
-            max_workers=max_workers, thread_name_prefix="requests-futures"
-        )
-        self.session = session  # also finds who makes the calls (resolve)
         self.timeout = timeout
-        self._lock = threading.Lock()
-        self._closed = False
-        self._pending: set[Future[Any]] = set()  # only with a supplied executor
-        self._forget = self._pending.discard
-        if self._owns_executor:
-            _shutdown.track(self)  # its queued requests are cancelled at exit
-        # Executors whose workers are other processes get their own submit,
-        # chosen once here so that the thread path pays nothing per request.
-        self._dumps = _remote.serializer_for(self.executor)
-        if self._dumps is not None:
-            self._submit = self._submit_remote  # type: ignore[method-assign]
-        self._polite = polite
-        self._scheduler: Scheduler | None = None
-        if polite is not None:
-            self._scheduler = Scheduler(self.executor, polite, worker_count(self.executor))
-            self._submit = self._submit_scheduled  # type: ignore[method-assign]
+        self._open(executor, max_workers, session, polite)
         # Grow any pool smaller than the worker count (requests' default is 10),
         # including a small one mounted on a supplied session.
         configure_adapters(session or self, worker_count(self.executor), adapter_kwargs or {})
@@ -170,22 +157,57 @@ class FuturesSession(DeferringSession):
         # Arguments are checked at the call against what makes it, as it would check them.
         self._check_call = CallCheck(session.request if session is not None else super().request)
 
+    def _open(
+        self,
+        executor: Executor | None,
+        max_workers: int,
+        session: Session | None,
+        polite: Politeness | None,
+    ) -> None:
+        """Set up what runs the requests: for a new session, a copy and an unpickled one."""
+        self._owns_executor = executor is None
+        # No thread starts before the first request: a copy that is never
+        # used (a process-pool or Dask worker's) costs no thread.
+        self.executor: Executor = executor or ThreadPoolExecutor(
+            max_workers=max_workers, thread_name_prefix="requests-futures"
+        )
+        self.session = session  # also finds who makes the calls (resolve)
+        self._lock = threading.Lock()
+        self._closed = False
+        self._pending: set[Future[Any]] = set()  # only with a supplied executor
+        self._forget = self._pending.discard
+        if self._owns_executor:
+            _shutdown.track(self)  # its queued requests are cancelled at exit
+        # Executors whose workers are other processes get their own submit,
+        # chosen once here so that the thread path pays nothing per request.
+        self._dumps = _remote.serializer_for(self.executor)
+        if self._dumps is not None:
+            self._submit = self._submit_remote  # type: ignore[method-assign]
+        self._polite = polite
+        # A copy gets a fresh scheduler: nothing waiting, no timer thread yet.
+        self._scheduler: Scheduler | None = None
+        if polite is not None:
+            self._scheduler = Scheduler(self.executor, polite, worker_count(self.executor))
+            self._submit = self._submit_scheduled  # type: ignore[method-assign]
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What :mod:`pickle` and :func:`copy.copy` keep: see the class docstring."""
+        # What requests.Session.__getstate__ does (not in its type stubs).
+        state = {name: getattr(self, name, None) for name in self.__attrs__}
+        state["session"] = self._session
+        state["max_workers"] = worker_count(self.executor) or _DEFAULT_MAX_WORKERS
+        return state
+
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """A copy or an unpickled session: closed, with the original's settings."""
+        """A copy or an unpickled session: open, with its own executor."""
+        state = dict(state)
+        session = state.pop("session", None)
+        max_workers = state.pop("max_workers", _DEFAULT_MAX_WORKERS)
         # What requests.Session.__setstate__ does (not in its type stubs).
         for name, value in state.items():
             setattr(self, name, value)
         self.timeout = state.get("timeout")
-        self._polite = state.get("_polite")
-        self._owns_executor = False
-        self.executor = None  # type: ignore[assignment]  # closed: nothing runs
-        self.session = None
-        self._lock = threading.Lock()
-        self._closed = True
-        self._pending = set()
-        self._forget = self._pending.discard
-        self._dumps = None
-        self._scheduler = None
+        self._open(None, max_workers, session, state.get("_polite"))
 
     def _ensure_open(self) -> None:
         """:raises RuntimeError: if the session is closed."""

@@ -5,10 +5,16 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from .server import LoopbackServer
+
+if TYPE_CHECKING:
+    import requests
+
+    from requests_futures import FuturesSession
 
 # Timing allowances: generous, and more so on a loaded CI machine.
 SHORT = 0.3
@@ -69,3 +75,11 @@ def refused_url() -> str:
 
 def worker_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("requests-futures")]
+
+
+def threads_of_ours(session: FuturesSession, response: requests.Response) -> list[str]:
+    """A background_callback: our threads where it runs (a worker process, a Dask worker)."""
+    started = getattr(session.executor, "_threads", ())
+    return [t.name for t in worker_threads()] + [
+        f"started by {session!r}: {t.name}" for t in started
+    ]

@@ -23,7 +23,7 @@ from urllib3.util import Retry
 
 from requests_futures import Future, FuturesSession, _remote
 
-from .conftest import LONG
+from .conftest import LONG, threads_of_ours
 from .server import LoopbackServer
 
 # -- things the workers import by name ---------------------------------------
@@ -119,6 +119,15 @@ def test_get_runs_in_a_worker_process_with_the_session_settings(
     ).result(timeout=LONG)
     assert (name, status) == ("FuturesSession", 200)
     assert pid != os.getpid()
+
+
+def test_workers_start_no_thread_pool(session: FuturesSession, server: LoopbackServer) -> None:
+    inner = FuturesSession(timeout=LONG)  # unpickled in the worker too
+    with FuturesSession(executor=session.executor, session=inner) as wrapping:
+        for each in (session, wrapping):
+            futures = [each.get(server.url, background_callback=threads_of_ours) for _ in range(4)]
+            assert [f.result(timeout=LONG) for f in futures] == [[]] * 4
+    inner.close()
 
 
 def test_the_readme_script_example(pool: ProcessPoolExecutor, server: LoopbackServer) -> None:

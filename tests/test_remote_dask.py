@@ -16,7 +16,7 @@ import requests
 
 from requests_futures import Future, FuturesSession
 
-from .conftest import LONG
+from .conftest import LONG, threads_of_ours
 from .server import LoopbackServer
 
 distributed = pytest.importorskip(
@@ -65,6 +65,11 @@ def test_get_runs_on_a_dask_worker(session: FuturesSession, server: LoopbackServ
     )
     assert status == 200
     assert pid != os.getpid()
+
+
+def test_workers_start_no_thread_pool(session: FuturesSession, server: LoopbackServer) -> None:
+    futures = [session.get(server.url, background_callback=threads_of_ours) for _ in range(8)]
+    assert [f.result(timeout=LONG) for f in futures] == [[]] * 8
 
 
 def test_the_readme_example(client: Any, server: LoopbackServer) -> None:

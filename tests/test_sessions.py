@@ -590,24 +590,75 @@ def test_a_cycle_of_sessions_is_refused() -> None:
         first.session = second
 
 
-@pytest.mark.parametrize(
+COPIES = pytest.mark.parametrize(
     "make",
     [copy.copy, lambda s: pickle.loads(pickle.dumps(s))],
     ids=["copy", "pickle"],
 )
-def test_a_copy_is_a_closed_session_with_the_settings(make: Any) -> None:
-    with FuturesSession(timeout=5, session=requests.Session()) as original:
-        original.headers["X-Copied"] = "yes"
+
+
+@COPIES
+def test_a_copy_works_with_the_settings_and_its_own_executor(
+    make: Any, mock: responses.RequestsMock
+) -> None:
+    mock.add("GET", URL)
+    inner = requests.Session()
+    inner.headers["X-Inner"] = "yes"
+    with FuturesSession(max_workers=3, timeout=5, session=inner) as original:
+        original.headers["X-Copied"] = "yes"  # not used: the calls go through inner
         duplicate = make(original)
-    assert duplicate.headers["X-Copied"] == "yes"
-    assert duplicate.timeout == 5
-    assert duplicate.executor is None
-    assert duplicate.session is None
+        assert duplicate.executor is not original.executor
+    with duplicate:
+        assert duplicate.headers["X-Copied"] == "yes"
+        assert duplicate.timeout == 5
+        assert isinstance(duplicate.session, requests.Session)
+        assert isinstance(duplicate.executor, ThreadPoolExecutor)
+        assert duplicate.executor._max_workers == 3
+        assert duplicate.get(URL).result(timeout=LONG).status_code == 200
+        assert _sent(mock).headers["X-Inner"] == "yes"
+        assert _sent_kwargs(mock)["timeout"] == 5
+        prepared = duplicate.prepare_request(requests.Request("GET", URL))
+        assert duplicate.send(prepared).result(timeout=LONG).status_code == 200
+        assert [f.result(timeout=LONG).status_code for _, f in duplicate.map([URL])] == [200]
+    assert len(mock.calls) == 3
+
+
+@COPIES
+def test_closing_a_copy_or_its_original_leaves_the_other_working(
+    make: Any, mock: responses.RequestsMock
+) -> None:
+    mock.add("GET", URL)
+    original = FuturesSession()
+    first = make(original)
+    first.close()
+    assert original.get(URL).result(timeout=LONG).status_code == 200
+    second = make(original)
+    original.close()
+    assert second.get(URL).result(timeout=LONG).status_code == 200
+    third = make(original)  # a copy of a closed session is open, like a new one
+    assert third.get(URL).result(timeout=LONG).status_code == 200
+    second.close()
+    third.close()
     with pytest.raises(RuntimeError, match="closed"):
-        duplicate.get(URL)
-    with pytest.raises(RuntimeError, match="closed"):
-        duplicate.map([URL])
-    duplicate.close()  # harmless
+        first.get(URL)
+
+
+@COPIES
+def test_a_copy_starts_no_thread_before_its_first_request(
+    make: Any, mock: responses.RequestsMock
+) -> None:
+    mock.add("GET", URL)
+    with ThreadPoolExecutor(max_workers=5) as supplied, FuturesSession(supplied) as original:
+        original.get(URL).result(timeout=LONG)
+        before = len(worker_threads())
+        duplicate = make(original)
+        with duplicate:
+            assert duplicate.executor is not supplied
+            assert duplicate.executor._max_workers == 5  # the supplied pool's size
+            assert len(worker_threads()) == before
+            duplicate.get(URL).result(timeout=LONG)
+            assert len(worker_threads()) == before + 1
+        assert not supplied._shutdown  # only the copy's own pool is shut down
 
 
 def test_no_default_timeout_unless_asked(
