@@ -107,8 +107,10 @@ class FuturesSession(DeferringSession):
     :class:`requests.Session` is.  It never shares the executor: it gets its
     own thread pool of the original's ``max_workers`` (when the executor
     tells it, else the default), which starts no thread before its first
-    request, and which its own :meth:`close` shuts down.  A copy is open
-    even if the original was closed.
+    request, and which its own :meth:`close` shuts down.  ``per_host``,
+    ``rate``, ``retries`` and ``host_limits`` are kept, with a scheduler of
+    its own: the original's waiting requests stay with the original.  A copy
+    is open even if the original was closed.
     """
 
     #: What pickle and copy keep (requests' list, plus the default timeout).

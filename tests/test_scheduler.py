@@ -7,8 +7,10 @@ received: how many requests at once, and when each one arrived.
 from __future__ import annotations
 
 import asyncio
+import copy
 import itertools
 import multiprocessing
+import pickle
 import threading
 import time
 import weakref
@@ -91,6 +93,32 @@ def test_a_full_origin_holds_no_worker(server: LoopbackServer, server_b: Loopbac
         assert all(f.result(timeout=LONG).status_code == 200 for f in held)
     assert server.counters.max_in_flight == 1
     assert server_b.counters.max_in_flight == 1
+
+
+@pytest.mark.parametrize("pickled", [False, True], ids=["copy", "pickle"])
+def test_a_copy_keeps_the_limits_with_a_fresh_scheduler(
+    server: LoopbackServer, pickled: bool
+) -> None:
+    with FuturesSession(max_workers=4, per_host=1) as original:
+        held = original.get(server.url + "/hold/a")
+        waiting = original.get(server.url + "/echo/original-waiting")
+        assert server.counters.wait_in_flight(1, LONG)
+        duplicate = pickle.loads(pickle.dumps(original)) if pickled else copy.copy(original)
+        with duplicate:
+            # Not queued behind the original's held request: a scheduler of its own.
+            assert duplicate.get(server.url + "/echo").result(timeout=LONG).status_code == 200
+            # Its own limit of 1: the next request waits for the held one.
+            second_hold = duplicate.get(server.url + "/hold/b")
+            assert server.counters.wait_in_flight(2, LONG)
+            behind = duplicate.get(server.url + "/echo/copy-behind")
+            assert not eventually(lambda: "/echo/copy-behind" in server.counters.paths, SHORT)
+            server.release("b")
+            assert behind.result(timeout=LONG).status_code == 200
+            assert second_hold.result(timeout=LONG).status_code == 200
+        server.release("a")
+        assert waiting.result(timeout=LONG).status_code == 200
+        assert held.result(timeout=LONG).status_code == 200
+    assert server.counters.paths.count("/echo/original-waiting") == 1  # run once, by its own
 
 
 def test_rate_spaces_the_starts_and_two_origins_go_side_by_side(
