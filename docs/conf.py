@@ -41,7 +41,6 @@ templates_path: list[str] = []
 
 # Code blocks are Python unless they say otherwise.
 highlight_language = "python3"
-pygments_style = "sphinx"
 
 # -- API reference ------------------------------------------------------------
 autodoc_member_order = "bysource"
@@ -138,7 +137,8 @@ myst_heading_anchors = 3
 # -- HTML -----------------------------------------------------------------------
 html_theme = "furo"
 html_title = f"requests-futures {release}"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]
 html_show_sourcelink = False
 html_theme_options = {
     "source_repository": "https://github.com/ross/requests-futures",
