@@ -214,7 +214,8 @@ def _after_error(retry: Retry, exc: RequestException) -> Outcome:
     if not isinstance(cause, Exception) or request is None or method is None:
         raise exc
     try:
-        again = retry.increment(method, request.url, error=cause)
+        url = request.url if isinstance(request.url, str) else None  # str once prepared
+        again = retry.increment(method, url, error=cause)
     except MaxRetryError as exhausted:
         raise _as_requests_error(exhausted, request) from exhausted
     except Exception:  # noqa: BLE001 - urllib3 re-raised the error: it is not retried
