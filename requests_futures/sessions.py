@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 from requests import Request, Session
 from urllib3.util import Timeout as _Urllib3Timeout
 
-from . import _environment, _remote, _shutdown
+from . import _environment, _fork, _remote, _shutdown
 from ._batch import ItemT, MapResults, map_requests
 from ._chain import DeferringSession, inner_timeout, resolve
 from ._checks import check_callback, check_timeout, politeness, positive_int
@@ -111,6 +111,14 @@ class FuturesSession(DeferringSession):
     ``rate``, ``retries`` and ``host_limits`` are kept, with a scheduler of
     its own: the original's waiting requests stay with the original.  A copy
     is open even if the original was closed.
+
+    In a child made by :func:`os.fork`, the session gets a new thread pool
+    and empty connection pools; one on a supplied executor raises
+    ``RuntimeError`` at every call instead (that executor's workers stayed in
+    the parent).
+
+    .. versionadded:: 2.0
+       Working copies and forked children.
     """
 
     #: What pickle and copy keep (requests' list, plus the default timeout).
@@ -176,10 +184,12 @@ class FuturesSession(DeferringSession):
         self.session = session  # also finds who makes the calls (resolve)
         self._lock = threading.Lock()
         self._closed = False
+        self._why_closed = CLOSED
         self._pending: set[Future[Any]] = set()  # only with a supplied executor
         self._forget = self._pending.discard
         if self._owns_executor:
             _shutdown.track(self)  # its queued requests are cancelled at exit
+        _fork.track(self)  # a forked child starts afresh
         # Executors whose workers are other processes get their own submit,
         # chosen once here so that the thread path pays nothing per request.
         self._dumps = _remote.serializer_for(self.executor)
@@ -211,10 +221,28 @@ class FuturesSession(DeferringSession):
         self.timeout = state.get("timeout")
         self._open(None, max_workers, session, state.get("_polite"))
 
+    def _after_fork(self) -> None:
+        """In a child made by ``os.fork()``: none of the parent's work or sockets.
+
+        A session that owns its executor gets a new one; one with a supplied
+        executor, whose workers stayed in the parent, refuses every call.
+        """
+        _fork.drop_pools(self)
+        if self._session is not None:
+            _fork.drop_pools(self._session)
+        if self._closed:
+            return
+        supplied = None if self._owns_executor else self.executor
+        workers = worker_count(self.executor) or _DEFAULT_MAX_WORKERS
+        self._open(supplied, workers, self._session, self._polite)
+        if supplied is not None:
+            self._mark_closed()
+            self._why_closed = _fork.FORKED
+
     def _ensure_open(self) -> None:
         """:raises RuntimeError: if the session is closed."""
         if self._closed:
-            raise RuntimeError(CLOSED)
+            raise RuntimeError(self._why_closed)
 
     def _mark_closed(self) -> list[Future[Any]]:
         """Refuse new requests from now on; cancel those the scheduler holds.
@@ -259,6 +287,7 @@ class FuturesSession(DeferringSession):
     ) -> Future[Any]:
         """``_submit`` when limits or retries are set: the scheduler decides when."""
         assert self._scheduler is not None
+        self._ensure_open()
         if verb == "send":
             url = args[0].url
         elif len(args) > 1:  # request(method, url, ...)
@@ -268,7 +297,6 @@ class FuturesSession(DeferringSession):
         if self._dumps is None:
             task = (self, self._target, verb, callback, args, kwargs)
             return self._scheduler.submit(url, attempt, task)
-        self._ensure_open()
         prepared = _remote.prepare(self, self._dumps, verb, callback, args, kwargs)
         return self._scheduler.submit(url, _remote.attempt, prepared)
 
