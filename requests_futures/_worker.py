@@ -11,8 +11,9 @@ from __future__ import annotations
 import contextlib
 import threading
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from urllib.parse import urlsplit
 
-from requests import Session
+from requests import PreparedRequest, Session
 from requests.exceptions import (
     ConnectionError,
     ConnectTimeout,
@@ -174,6 +175,27 @@ class _Answer:
         return False
 
 
+class _PoolName:
+    """Names the connection pool in urllib3's messages, as they read under ``requests``.
+
+    ``MaxRetryError`` starts with its pool ("HTTPConnectionPool(host='h',
+    port=80): Max retries exceeded with url: /path"); the real pool lives in
+    the adapter, out of reach here.
+    """
+
+    __slots__ = ("_text",)
+
+    def __init__(self, url: str | None) -> None:
+        split = urlsplit(url or "")
+        https = split.scheme == "https"
+        port = split.port or (443 if https else 80)
+        kind = "HTTPSConnectionPool" if https else "HTTPConnectionPool"
+        self._text = f"{kind}(host={split.hostname!r}, port={port!r})"
+
+    def __str__(self) -> str:
+        return self._text
+
+
 def _after_response(retry: Retry, response: Response) -> Outcome | None:
     """The retry ``retry`` asks for after ``response``, or None: it is the result."""
     request = response.request
@@ -183,7 +205,12 @@ def _after_response(retry: Retry, response: Response) -> Outcome | None:
         return None
     answer = _Answer(response)
     try:
-        again = retry.increment(method, request.url, response=answer)  # type: ignore[arg-type]
+        again = retry.increment(
+            method,
+            request.path_url,
+            response=answer,  # type: ignore[arg-type]
+            _pool=_PoolName(request.url),  # type: ignore[arg-type]
+        )
     except MaxRetryError as exhausted:
         if not retry.raise_on_status:
             return None
@@ -210,12 +237,16 @@ def _after_error(retry: Retry, exc: RequestException) -> Outcome:
     if isinstance(cause, MaxRetryError):
         cause = cause.reason  # what the adapter's own (single) try met
     request = exc.request
-    method = getattr(request, "method", None)
-    if not isinstance(cause, Exception) or request is None or method is None:
+    if not (isinstance(cause, Exception) and isinstance(request, PreparedRequest)):
         raise exc
+    method = request.method or "GET"  # requests always sets it
     try:
-        url = request.url if isinstance(request.url, str) else None  # str once prepared
-        again = retry.increment(method, url, error=cause)
+        again = retry.increment(
+            method,
+            request.path_url,
+            error=cause,
+            _pool=_PoolName(request.url),  # type: ignore[arg-type]
+        )
     except MaxRetryError as exhausted:
         raise _as_requests_error(exhausted, request) from exhausted
     except Exception:  # noqa: BLE001 - urllib3 re-raised the error: it is not retried

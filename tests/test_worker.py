@@ -71,6 +71,7 @@ def test_exhausted_with_raise_on_status_raises_what_requests_raises(
         with pytest.raises(requests.exceptions.RetryError) as ours:
             future.result(timeout=LONG)
     assert type(ours.value) is type(theirs.value)
+    assert str(ours.value) == str(theirs.value)
     assert future.attempts == 2
     assert server.counters.requests == 2 + 2
 
@@ -123,6 +124,7 @@ def test_connection_refused_exhausted_raises_what_requests_raises(refused_url: s
             future.result(timeout=LONG)
     assert type(ours.value) is type(theirs.value)
     assert isinstance(ours.value.args[0], MaxRetryError)
+    assert str(ours.value).split(" (Caused by")[0] == str(theirs.value).split(" (Caused by")[0]
     assert future.attempts == 2
 
 
