@@ -21,16 +21,20 @@ import signal
 import sys
 import threading
 import time
-from collections import Counter
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future
 from contextlib import ExitStack, contextmanager
 from itertools import chain
-from typing import IO, Any, ParamSpec, Protocol, TypeVar
+from typing import IO, Any, NoReturn, ParamSpec, TypeVar
+from urllib.parse import urlsplit
 
 import requests
+import urllib3
 
 from . import __version__
+from ._report import BarProgress, NoProgress, PlainProgress, Progress, Stats, requests_text
+from ._save import Saved, Saver
 from .sessions import FuturesSession
 
 _P = ParamSpec("_P")
@@ -42,6 +46,9 @@ OK, FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130
 
 #: Seconds the main thread sleeps at most while it waits for results.
 _TICK = 0.2
+
+# What urllib3 can reach a proxy with (socks* needs the PySocks package).
+_PROXY_SCHEMES = ("http", "https", "socks4", "socks4a", "socks5", "socks5h")
 
 # An HTTP token (RFC 9110): what a method or a header name may be made of.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -126,6 +133,13 @@ class _DaemonExecutor(Executor):
                 thread.join()
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line on stderr, with where to find help, and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 # --- argument types ------------------------------------------------------------------------
 
 
@@ -172,6 +186,22 @@ def _header(text: str) -> tuple[str, str]:
     return name, value
 
 
+def _user(text: str) -> tuple[str, str]:
+    user, colon, password = text.partition(":")
+    if not colon:
+        raise argparse.ArgumentTypeError(f"expected USER:PASSWORD, got {text!r}")
+    return user, password
+
+
+def _proxy(text: str) -> str:
+    split = urlsplit(text)
+    if split.scheme.lower() not in _PROXY_SCHEMES or not split.hostname:
+        raise argparse.ArgumentTypeError(
+            f"expected a proxy URL such as http://HOST:PORT, got {text!r}"
+        )
+    return text
+
+
 # --- fetch ---------------------------------------------------------------------------------
 
 
@@ -183,139 +213,22 @@ def _urls(lines: Iterable[str]) -> Iterator[str]:
             yield url
 
 
-def _requests(count: int) -> str:
-    return f"{count} request" if count == 1 else f"{count} requests"
-
-
-def _percentile(ordered: Sequence[float], percent: float) -> float:
-    """Nearest-rank percentile of an ascending, non-empty sequence."""
-    rank = max(1, math.ceil(percent / 100 * len(ordered)))
-    return ordered[rank - 1]
-
-
-class _Stats:
-    """What the summary and the progress display report."""
-
-    def __init__(self) -> None:
-        self.started = time.perf_counter()
-        self.statuses: Counter[int] = Counter()
-        self.errors: Counter[str] = Counter()
-        self.latencies: list[float] = []
-
-    @property
-    def done(self) -> int:
-        return self.statuses.total() + self.errors.total()
-
-    @property
-    def failed(self) -> int:
-        return self.errors.total()
-
-    def add(self, record: dict[str, Any]) -> None:
-        if record["error"] is None:
-            self.statuses[record["status"]] += 1
-            self.latencies.append(record["elapsed_ms"])
-        else:
-            self.errors[record["error"]] += 1
-
-    def rate(self) -> float:
-        elapsed = time.perf_counter() - self.started
-        return self.done / elapsed if elapsed > 0 else 0.0
-
-    def summary(self) -> list[str]:
-        elapsed = time.perf_counter() - self.started
-        rate = self.done / elapsed if elapsed > 0 else 0.0
-        responses = self.statuses.total()
-        lines = [
-            f"summary: {_requests(self.done)} in {elapsed:.2f} s ({rate:.1f} requests/s)",
-            f"  responses: {responses}"
-            + "".join(f"\n    status {code}: {n}" for code, n in sorted(self.statuses.items())),
-            f"  failed: {self.failed}"
-            + "".join(f"\n    {name}: {n}" for name, n in sorted(self.errors.items())),
-        ]
-        if self.latencies:
-            ordered = sorted(self.latencies)
-            lines.append(
-                "  latency of responses: "
-                + ", ".join(f"p{p} {_percentile(ordered, p):.1f} ms" for p in (50, 95, 99))
-            )
-        return lines
-
-
-class _Progress(Protocol):
-    def update(self, stats: _Stats) -> None: ...
-
-    def close(self, stats: _Stats) -> None: ...
-
-
-class _NoProgress:
-    def update(self, stats: _Stats) -> None:
-        pass
-
-    def close(self, stats: _Stats) -> None:
-        pass
-
-
-class _PlainProgress:
-    """One line to the stream at most every ``interval`` seconds, and one at the end."""
-
-    def __init__(self, stream: IO[str], total: int | None, interval: float = 1.0) -> None:
-        self.stream = stream
-        self.total = total
-        self.interval = interval
-        self.last = time.monotonic()
-        self.shown = -1
-
-    def _show(self, stats: _Stats) -> None:
-        of = f"/{self.total}" if self.total is not None else ""
-        self.stream.write(
-            f"progress: {stats.done}{of} done, {stats.failed} failed, "
-            f"{stats.rate():.1f} requests/s\n"
-        )
-        self.stream.flush()
-        self.shown = stats.done
-        self.last = time.monotonic()
-
-    def update(self, stats: _Stats) -> None:
-        if time.monotonic() - self.last >= self.interval:
-            self._show(stats)
-
-    def close(self, stats: _Stats) -> None:
-        if self.shown != stats.done:
-            self._show(stats)
-
-
-class _BarProgress:
-    """A tqdm bar: done/total (when known), rate, and failures so far."""
-
-    def __init__(self, stream: IO[str], total: int | None) -> None:
-        from tqdm import tqdm
-
-        self.bar = tqdm(total=total, unit="req", file=stream, dynamic_ncols=True, desc="fetch")
-
-    def update(self, stats: _Stats) -> None:
-        self.bar.set_postfix(failed=stats.failed, refresh=False)
-        self.bar.update(1)
-
-    def close(self, stats: _Stats) -> None:
-        self.bar.close()
-
-
-def _progress(wanted: bool | None, total: int | None) -> _Progress:
-    """The progress display: a tqdm bar if tqdm is installed, else plain lines."""
+def _progress(wanted: bool | None, total: int | None, saving: bool) -> Progress:
+    """The progress display: tqdm bars if tqdm is installed, else plain lines."""
     stream = sys.stderr
     if wanted is None:
         wanted = stream.isatty()
     if not wanted:
-        return _NoProgress()
+        return NoProgress()
     try:
         with _sigint_blocked():  # tqdm may start its monitor thread
-            return _BarProgress(stream, total)
+            return BarProgress(stream, total, saving)
     except ImportError:
-        return _PlainProgress(stream, total)
+        return PlainProgress(stream, total)
 
 
-def _record(url: str, future: Future[Any], elapsed: float) -> dict[str, Any]:
-    """The JSON line of one finished request."""
+def _record(url: str, future: Future[Any], elapsed: float, saving: bool) -> dict[str, Any]:
+    """The JSON line of one finished request (with ``path`` when ``saving``)."""
     record: dict[str, Any] = {
         "url": url,
         "status": None,
@@ -325,20 +238,43 @@ def _record(url: str, future: Future[Any], elapsed: float) -> dict[str, Any]:
         "error": None,
         "message": None,
     }
+    if saving:
+        record.update(path=None, skipped=False)
     error = future.exception(timeout=0)
     if error is None:
-        response = future.result(timeout=0)
-        record.update(status=response.status_code, bytes=len(response.content))
-        record["final_url"] = response.url
+        result = future.result(timeout=0)
+        if isinstance(result, Saved):
+            record.update(status=result.status, bytes=result.bytes, final_url=result.url)
+            record["path"] = result.path
+        else:
+            record.update(status=result.status_code, bytes=len(result.content))
+            record["final_url"] = result.url
     else:
         record.update(error=type(error).__name__, message=str(error))
     return record
+
+
+def _skipped(url: str, path: str) -> dict[str, Any]:
+    """The JSON line of a URL whose file is already there."""
+    return {
+        "url": url,
+        "status": None,
+        "elapsed_ms": 0.0,
+        "bytes": os.path.getsize(path),
+        "final_url": None,
+        "error": None,
+        "message": None,
+        "path": path,
+        "skipped": True,
+    }
 
 
 def _fetch(args: argparse.Namespace) -> int:
     parser: argparse.ArgumentParser = args.parser
     if not args.urls and args.input is None:
         parser.error("give URLs as arguments, or a file of them with -i FILE (-i - for stdin)")
+    options = _request_options(args)
+    saver = _saver(args)
     with ExitStack() as files:
         source: IO[str] | None = None
         total: int | None = len(args.urls)
@@ -360,16 +296,73 @@ def _fetch(args: argparse.Namespace) -> int:
                 out = files.enter_context(open(args.output, "w", encoding="utf-8"))
             except OSError as exc:
                 parser.error(f"cannot write {args.output}: {exc.strerror}")
-        return _run_fetch(args, source, total, out)
+        return _run_fetch(args, source, total, out, options, saver)
+
+
+def _request_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The arguments of every request, from the options; bad ones end the run here."""
+    parser: argparse.ArgumentParser = args.parser
+    options: dict[str, Any] = {}
+    if args.data is not None:
+        options["data"] = args.data.encode("utf-8")
+        if args.data.startswith("@"):
+            name = args.data[1:]
+            if name == "-" and args.input == "-":
+                parser.error("-d @- and -i - cannot both read stdin")
+            try:
+                if name == "-":
+                    options["data"] = sys.stdin.buffer.read()
+                else:
+                    with open(name, "rb") as body:
+                        options["data"] = body.read()
+            except OSError as exc:
+                parser.error(f"cannot read the body from {name}: {exc.strerror}")
+    options["method"] = args.method or ("POST" if args.data is not None else "GET")
+    # Per request, not on the session: requests lets REQUESTS_CA_BUNDLE and
+    # the *_proxy variables override the session's verify and proxies.
+    if args.insecure:
+        options["verify"] = False
+        warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
+    elif args.cacert is not None:
+        if not os.access(args.cacert, os.R_OK):
+            parser.error(f"cannot read the CA certificates in {args.cacert}")
+        options["verify"] = args.cacert
+    if args.proxy is not None:
+        options["proxies"] = {"http": args.proxy, "https": args.proxy}
+    return options
+
+
+def _saver(args: argparse.Namespace) -> Saver | None:
+    """The saver of ``--save DIR``, its directory ready; bad options end the run here."""
+    parser: argparse.ArgumentParser = args.parser
+    if args.save is None:
+        for given, flag in [
+            (args.save_as, "--save-as"),
+            (args.save_errors, "--save-errors"),
+            (args.skip_existing, "--skip-existing"),
+        ]:
+            if given:
+                parser.error(f"{flag} needs --save DIR")
+        return None
+    saver = Saver(args.save, args.save_as or "name", save_errors=args.save_errors)
+    try:
+        saver.prepare()
+    except OSError as exc:
+        parser.error(f"--save: {exc}")
+    return saver
 
 
 def _run_fetch(
-    args: argparse.Namespace, source: IO[str] | None, total: int | None, out: IO[str]
+    args: argparse.Namespace,
+    source: IO[str] | None,
+    total: int | None,
+    out: IO[str],
+    options: dict[str, Any],
+    saver: Saver | None,
 ) -> int:
-    method = args.method or ("POST" if args.data is not None else "GET")
-    data = None if args.data is None else args.data.encode("utf-8")
     started: dict[int, float] = {}
     stop = threading.Event()
+    records: queue.SimpleQueue[dict[str, Any] | BaseException | None] = queue.SimpleQueue()
 
     def items() -> Iterator[dict[str, Any]]:
         # map() pulls an item right before submitting it, and with a window of
@@ -378,9 +371,13 @@ def _run_fetch(
         for url in _urls(lines):
             if stop.is_set():
                 return
-            item: dict[str, Any] = {"method": method, "url": url}
-            if data is not None:
-                item["data"] = data
+            item: dict[str, Any] = {"url": url, **options}
+            if saver is not None:
+                path = saver.reserve(url)
+                if args.skip_existing and os.path.isfile(path):
+                    records.put(_skipped(url, path))
+                    continue
+                item.update(stream=True, background_callback=saver.callback(path))
             started[id(item)] = time.perf_counter()
             yield item
 
@@ -391,8 +388,9 @@ def _run_fetch(
         timeout=args.timeout,
     )
     session.headers.update(dict(args.headers))
+    if args.user is not None:
+        session.auth = args.user
     results = session.map(items(), window=args.workers, ordered=False)
-    records: queue.SimpleQueue[dict[str, Any] | BaseException | None] = queue.SimpleQueue()
 
     def pump() -> None:
         # map() runs in this thread, so that the main thread only ever sleeps
@@ -401,14 +399,14 @@ def _run_fetch(
         try:
             for item, future in results:
                 elapsed = time.perf_counter() - started.pop(id(item))
-                records.put(_record(item["url"], future, elapsed))
+                records.put(_record(item["url"], future, elapsed, saver is not None))
         except BaseException as exc:  # noqa: BLE001 - raised again in the main thread
             records.put(exc)
         else:
             records.put(None)
 
-    stats = _Stats()
-    progress = _progress(args.progress, total)
+    stats = Stats(saver)
+    progress = _progress(args.progress, total, saver is not None)
     pumping = threading.Thread(target=pump, name="rf-cli-map", daemon=True)
     with _sigint_blocked():
         pumping.start()
@@ -419,6 +417,7 @@ def _run_fetch(
                 try:
                     record = records.get(timeout=_TICK)
                 except queue.Empty:
+                    progress.tick(stats)
                     continue
                 if record is None:
                     break
@@ -440,7 +439,7 @@ def _run_fetch(
             os.dup2(devnull, out.fileno())
             os.close(devnull)
         except BaseException:
-            _abandon(stop, executor, session)
+            _abandon(stop, executor, session, saver)
             raise
         ctrl_c.hold = True  # from here on it is quick: finish, whatever comes
         progress.close(stats)
@@ -449,10 +448,10 @@ def _run_fetch(
             session.close()
             executor.shutdown()
         else:
-            _abandon(stop, executor, session)
+            _abandon(stop, executor, session, saver)
         lines = stats.summary()
         if stopped is not None:
-            lines.insert(0, f"{stopped}: {_requests(len(started))} in flight abandoned")
+            lines.insert(0, f"{stopped}: {requests_text(len(started))} in flight abandoned")
         sys.stderr.write("\n".join(lines) + "\n")
         sys.stderr.flush()
     if stopped == "interrupted":
@@ -460,10 +459,17 @@ def _run_fetch(
     return FAILED if stats.failed or stopped else OK
 
 
-def _abandon(stop: threading.Event, executor: Executor, session: FuturesSession) -> None:
-    """Send no more requests, cancel those not started, and do not wait for the rest."""
+def _abandon(
+    stop: threading.Event, executor: Executor, session: FuturesSession, saver: Saver | None
+) -> None:
+    """Send no more requests, cancel those not started, and do not wait for the rest.
+
+    Downloads under way leave no temporary file behind, and no file under its name.
+    """
     stop.set()
     executor.shutdown(wait=False, cancel_futures=True)
+    if saver is not None:
+        saver.abandon()
     # Not FuturesSession.close(), which waits for requests in flight: this
     # closes the pools now, and each connection in use as its request ends.
     requests.Session.close(session)
@@ -547,7 +553,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="requests-futures",
         description="Run HTTP requests concurrently with requests-futures.",
         epilog=_EPILOG,
@@ -600,13 +606,51 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="'NAME: VALUE'",
         help="add a request header; repeat for more",
     )
-    fetch.add_argument("-d", "--data", metavar="DATA", help="request body, sent as given")
+    fetch.add_argument(
+        "-d",
+        "--data",
+        metavar="DATA",
+        help="request body, sent as given; @FILE: the bytes of FILE (@-: stdin), as they are",
+    )
+    fetch.add_argument(
+        "-u", "--user", type=_user, metavar="USER:PASSWORD", help="HTTP basic authentication"
+    )
+    fetch.add_argument(
+        "-k", "--insecure", action="store_true", help="do not verify TLS certificates"
+    )
+    fetch.add_argument(
+        "--cacert", metavar="FILE", help="verify TLS certificates with the CA certificates in FILE"
+    )
+    fetch.add_argument(
+        "--proxy", type=_proxy, metavar="URL", help="send every request through this proxy"
+    )
     fetch.add_argument(
         "--timeout",
         type=_seconds,
         default=30.0,
         metavar="SECONDS",
         help="connect and read timeout of each request (default: 30)",
+    )
+    saving = fetch.add_argument_group("saving the bodies to files")
+    saving.add_argument(
+        "-O",
+        "--save",
+        metavar="DIR",
+        help="stream each body to a file under DIR (created if missing), not into memory",
+    )
+    saving.add_argument(
+        "--save-as",
+        choices=("name", "path"),
+        help="file names: the URL's last path segment (name, the default), "
+        "or HOST/PATH mirrored under DIR (path)",
+    )
+    saving.add_argument(
+        "--save-errors", action="store_true", help="save the bodies of non-2xx responses too"
+    )
+    saving.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="do not fetch a URL whose file is already there (resume an interrupted run)",
     )
     shown = fetch.add_mutually_exclusive_group()
     shown.add_argument(

@@ -13,6 +13,10 @@ Routes (GET, POST, PUT, PATCH, DELETE, OPTIONS and HEAD all dispatch here):
 - ``/hold/NAME``: answers only once the test calls ``server.release(NAME)``.
 - ``/cookies/set?k=v``: sets cookie k=v; ``/cookies``: echoes the cookies sent.
 - ``/bytes?n=N``: N bytes of body.
+- ``/files/ANY/PATH?n=N``: N bytes drawn from a generator seeded with the path:
+  the same path, the same bytes (see :func:`file_body`).
+- ``/partial/NAME?n=N``: announces N bytes, sends the first half, and the rest
+  only once the test calls ``server.release(NAME)``.
 - ``/digest/USER/PASS``: 401 with an HTTP Digest challenge (qop=auth, MD5)
   until the request carries a valid answer for USER and PASS, then echoes.
 
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import sys
 import threading
 import time
@@ -63,6 +68,11 @@ def _digest_ok(method: str, header: str, user: str, password: str) -> bool:
 
 def _retry_after(query: dict[str, str]) -> dict[str, str]:
     return {"Retry-After": query["retry_after"]} if "retry_after" in query else {}
+
+
+def file_body(path: str, size: int) -> bytes:
+    """The body ``/files/...`` answers ``path`` (without the query) with."""
+    return random.Random(path).randbytes(size)
 
 
 class Counters:
@@ -175,6 +185,17 @@ class _Handler(BaseHTTPRequestHandler):
                 self._echo(body, {"cookies": self.headers.get("Cookie", "")})
             elif route == "bytes":
                 self._send(200, b"x" * int(query.get("n", "0")))
+            elif route == "files":
+                self._send(200, file_body(split.path, int(query.get("n", "0"))))
+            elif route == "partial":
+                size = int(query.get("n", "0"))
+                self.send_response(200)
+                self.send_header("Content-Length", str(size))
+                self.end_headers()
+                self.wfile.write(b"p" * (size // 2))
+                self.wfile.flush()
+                self.server.event(parts[1]).wait(MAX_HOLD)
+                self.wfile.write(b"p" * (size - size // 2))
             elif route == "digest":
                 if _digest_ok(self.command, self.headers.get("Authorization", ""), *parts[1:3]):
                     self._echo(body)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import _thread
+import base64
 import importlib
 import io
 import json
@@ -12,6 +13,7 @@ import queue
 import re
 import runpy
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -23,12 +25,14 @@ from typing import Any
 
 import pytest
 import responses
+import trustme
 
-from requests_futures import _cli, _demo
+from requests_futures import _cli, _demo, _report
 from requests_futures._cli import main
 
 from .conftest import LONG
-from .server import LoopbackServer
+from .reliability.test_tls import TLSServer
+from .server import LoopbackServer, file_body
 
 KEYS = ["url", "status", "elapsed_ms", "bytes", "final_url", "error", "message"]
 
@@ -79,20 +83,6 @@ class LineReader:
 
     def next(self) -> str:
         return self.lines.get(timeout=2 * LONG)  # a child starts slowly on a busy machine
-
-
-@pytest.fixture
-def child() -> Iterator[list[subprocess.Popen[str]]]:
-    """Children started by a test; killed if the test leaves one running."""
-    started: list[subprocess.Popen[str]] = []
-    yield started
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-        process.wait(LONG)
-        for stream in (process.stdin, process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
 
 
 # --- fetch, as a subprocess ----------------------------------------------------------------
@@ -223,7 +213,12 @@ def test_output_file(server: LoopbackServer, tmp_path: Path) -> None:
 def test_bad_usage_exits_2(args: list[str]) -> None:
     result = cli(*args)
     assert result.returncode == 2
-    assert "usage: requests-futures" in result.stderr
+    if args:  # one line: what is wrong, and where help is
+        assert re.fullmatch(
+            r"requests-futures( fetch)?: error: .+ \(see '.+ --help'\)\n", result.stderr
+        )
+    else:
+        assert result.stderr.startswith("usage: requests-futures")
     assert result.stdout == ""
 
 
@@ -503,7 +498,7 @@ def test_in_process_ctrl_c(server: LoopbackServer, capsys: pytest.CaptureFixture
 
     held = [f"{server.url}/hold/in-process-{i}" for i in range(4)]
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(_cli._NoProgress, "update", update_then_ctrl_c)
+        patch.setattr(_report.NoProgress, "update", update_then_ctrl_c)
         status = main(["fetch", "-w", "2", f"{server.url}/delay?ms=300", *held])
     assert status == 130
     captured = capsys.readouterr()
@@ -512,6 +507,37 @@ def test_in_process_ctrl_c(server: LoopbackServer, capsys: pytest.CaptureFixture
     assert "    status 200: 1\n" in captured.err
     for url in held:
         server.release(url.rsplit("/", 1)[1])
+
+
+def test_no_url_is_sent_after_ctrl_c(
+    server: LoopbackServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        pytest.skip("SIGINT is not Python's to handle in this process")
+
+    def ctrl_c_once_held() -> None:
+        # Not wait_in_flight(): requests an earlier test held may still be leaving.
+        with server.counters.lock:
+            held = server.counters.lock.wait_for(
+                lambda: "/hold/first" in server.counters.paths, LONG
+            )
+        if held:
+            _thread.interrupt_main()
+
+    earlier = set(threading.enumerate())  # other tests' threads may still be ending
+    interrupter = threading.Thread(target=ctrl_c_once_held)
+    interrupter.start()
+    urls = [f"{server.url}/hold/first", f"{server.url}/echo?n=1", f"{server.url}/echo?n=2"]
+    assert main(["fetch", "-w", "1", *urls]) == 130
+    interrupter.join(LONG)
+    # The held request ends; the thread that fed map() then finds the run
+    # stopped and takes no more URLs.
+    (feeder,) = [t for t in set(threading.enumerate()) - earlier if t.name == "rf-cli-map"]
+    server.release("first")
+    feeder.join(LONG)
+    assert not feeder.is_alive()
+    assert server.counters.paths == ["/hold/first"]
+    assert "interrupted: 1 request in flight abandoned" in capsys.readouterr().err
 
 
 def test_unexpected_errors_propagate(
@@ -596,8 +622,8 @@ def test_keyboard_interrupt_outside_fetch(
 
 def test_plain_progress_is_throttled() -> None:
     stream = io.StringIO()
-    stats = _cli._Stats()
-    progress = _cli._PlainProgress(stream, None, interval=3600)
+    stats = _report.Stats()
+    progress = _report.PlainProgress(stream, None, interval=3600)
     stats.add({"error": None, "status": 200, "elapsed_ms": 1.0})
     progress.update(stats)
     assert stream.getvalue() == ""
@@ -612,8 +638,8 @@ def test_plain_progress_is_throttled() -> None:
 
 def test_percentiles_are_nearest_rank() -> None:
     values = [float(v) for v in range(1, 101)]
-    assert [_cli._percentile(values, p) for p in (50, 95, 99, 100)] == [50, 95, 99, 100]
-    assert _cli._percentile([7.0], 50) == 7.0
+    assert [_report.percentile(values, p) for p in (50, 95, 99, 100)] == [50, 95, 99, 100]
+    assert _report.percentile([7.0], 50) == 7.0
 
 
 def test_ctrl_c_is_held_back_while_a_line_is_written() -> None:
@@ -688,3 +714,120 @@ def test_daemon_executor() -> None:
     assert other.submit(int, "3").result(timeout=LONG) == 3
     other.shutdown()
     assert not any(t.is_alive() for t in other._threads)
+
+
+# --- downloads, bodies, credentials, TLS, proxies ------------------------------------------
+
+
+def _bad_download_inputs(tmp: Path) -> list[tuple[list[str], str]]:
+    (tmp / "file").write_text("")
+    cases = [
+        (["--save", str(tmp / "file")], "is not a directory"),
+        (["-O", str(tmp / "file" / "sub")], "cannot create"),
+        (["-d", f"@{tmp / 'missing'}"], "cannot read the body from"),
+        (["-d", "@-", "-i", "-"], "cannot both read stdin"),
+        (["-u", "no-colon"], "expected USER:PASSWORD"),
+        (["--proxy", "ftp://proxy.invalid"], "expected a proxy URL"),
+        (["--proxy", "proxy.invalid:3128"], "expected a proxy URL"),
+        (["--cacert", str(tmp / "missing.pem")], "cannot read the CA certificates"),
+        (["--save-as", "path"], "--save-as needs --save DIR"),
+        (["--save-errors"], "--save-errors needs --save DIR"),
+        (["--skip-existing"], "--skip-existing needs --save DIR"),
+        (["--save", str(tmp), "--save-as", "url"], "invalid choice: 'url'"),
+    ]
+    if os.path.isdir("/proc/self"):  # a directory even root cannot create files in
+        cases.append((["--save", "/proc/self"], "cannot write in /proc/self"))
+    return cases
+
+
+def test_bad_download_input_exits_2_with_one_line_before_any_request(
+    server: LoopbackServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for args, message in _bad_download_inputs(tmp_path):
+        assert main(["fetch", *args, f"{server.url}/echo"]) == 2, args
+        err = capsys.readouterr().err
+        assert message in err, (args, err)
+        assert err.count("\n") == 1 and err.startswith("requests-futures fetch: error: "), err
+    assert server.counters.requests == 0
+
+
+def saved_echo(path: Path) -> dict[str, Any]:
+    echo: dict[str, Any] = json.loads(path.read_bytes())
+    return echo
+
+
+def test_data_from_a_file_and_from_stdin(
+    server: LoopbackServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    body = bytes(range(256)) + b"\r\n\n"  # sent as is: no newline stripped
+    (tmp_path / "body.bin").write_bytes(body)
+    out = tmp_path / "out"
+    assert (
+        main(["fetch", "-d", f"@{tmp_path / 'body.bin'}", "-O", str(out), f"{server.url}/echo"])
+        == 0
+    )
+    echo = saved_echo(out / "echo")
+    assert echo["method"] == "POST"
+    assert echo["body"].encode("latin-1") == body
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"from stdin\n")))
+    assert main(["fetch", "-X", "PUT", "-d", "@-", "-O", str(out), f"{server.url}/echo?n=2"]) == 0
+    echo = saved_echo(out / "echo")  # the first run's file, replaced
+    assert (echo["method"], echo["body"]) == ("PUT", "from stdin\n")
+    capsys.readouterr()
+
+
+def test_basic_auth(server: LoopbackServer, tmp_path: Path) -> None:
+    assert main(["fetch", "-u", "user:pa:ss", "-O", str(tmp_path), f"{server.url}/echo"]) == 0
+    authorization = saved_echo(tmp_path / "echo")["headers"]["Authorization"]
+    assert authorization == "Basic " + base64.b64encode(b"user:pa:ss").decode()
+
+
+def test_proxy(server: LoopbackServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The loopback server answers a proxy's request line (an absolute URL) too;
+    # the .invalid host proves the request went nowhere but to the proxy.
+    proxy = LoopbackServer().start()
+    try:
+        url = "http://files.invalid/files/via-proxy?n=50"
+        assert main(["fetch", "--proxy", proxy.url, "-O", str(tmp_path), url]) == 0
+        assert proxy.counters.paths == ["/files/via-proxy"]
+    finally:
+        proxy.stop()
+    assert (tmp_path / "via-proxy").read_bytes() == file_body("/files/via-proxy", 50)
+    assert server.counters.requests == 0
+    capsys.readouterr()
+
+
+@pytest.fixture
+def https(tmp_path: Path) -> Iterator[tuple[TLSServer, str, str]]:
+    """A TLS server; the CA file that trusts it, and one that does not."""
+    ca, other = trustme.CA(), trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    other.cert_pem.write_to_path(str(tmp_path / "other.pem"))
+    server = TLSServer(context).start()
+    yield server, str(tmp_path / "ca.pem"), str(tmp_path / "other.pem")
+    server.stop()
+
+
+def test_insecure_and_cacert(
+    https: tuple[TLSServer, str, str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server, ca, other = https
+    url = f"{server.url}/echo"
+    # requests would let these variables override a session's verify: the
+    # command's -k and --cacert must win over them.
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", other)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    assert main(["fetch", url]) == 1
+    assert records(capsys.readouterr().out)[0]["error"] == "SSLError"
+    assert main(["fetch", "--cacert", ca, url]) == 0
+    assert records(capsys.readouterr().out)[0]["status"] == 200
+    assert main(["fetch", "-k", url]) == 0  # and no InsecureRequestWarning (errors here)
+    assert records(capsys.readouterr().out)[0]["status"] == 200

@@ -1,0 +1,303 @@
+"""Saving response bodies under a directory: safe names, whole files or none.
+
+Used by ``requests-futures fetch --save DIR``::
+
+    saver = Saver("downloads", layout="name")
+    path = saver.reserve("https://example.com/files/report.pdf")  # downloads/report.pdf
+    session.get(url, stream=True, background_callback=saver.callback(path))
+
+A name comes from the URL alone and is made safe first: nothing is ever
+written outside the directory.  A body is written to a temporary file in the
+target's directory and renamed into place only once all of it arrived.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import threading
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import unquote, urlsplit
+
+from requests.exceptions import ChunkedEncodingError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from requests import Response
+
+#: ``--save-as``: the URL's last path segment, or ``host/path/...``.
+Layout = Literal["name", "path"]
+
+#: Bytes read and written at a time: memory use does not grow with the body.
+CHUNK = 64 * 1024
+
+#: The longest file name, in UTF-8 bytes; below the usual limit of 255, so
+#: that a ``.N`` suffix still fits.
+MAX_NAME = 200
+
+#: The name given to a URL whose path ends in ``/``.
+INDEX = "index.html"
+
+#: Prefix and suffix of the temporary files (dot files: hidden from ``ls``).
+TEMP_PREFIX, TEMP_SUFFIX = ".rf-", ".part"
+
+# Characters no file name gets: path separators, and the ones Windows refuses.
+# The same rules on every system, so a URL list gives the same names anywhere.
+_UNSAFE = frozenset('/\\<>:"|?*')
+_DEVICES = frozenset(
+    ["CON", "PRN", "AUX", "NUL"] + [f"{kind}{n}" for kind in ("COM", "LPT") for n in range(1, 10)]
+)
+
+
+def safe_name(text: str) -> str:
+    """``text`` made into one file name that stays where it is put.
+
+    Separators, control characters and the characters some systems refuse
+    become ``_``; names made only of dots, or naming a Windows device, gain
+    a ``_``; trailing dots and spaces go; over-long names are cut (keeping a
+    short extension).  An empty result is ``_``.
+    """
+    # Lone surrogates (undecodable bytes in a command-line argument) cannot be
+    # encoded: they become "?", and so "_".
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    name = "".join(
+        "_" if char in _UNSAFE or unicodedata.category(char) == "Cc" else char for char in text
+    )
+    name = name.rstrip(". ")
+    if not name.strip("."):
+        return "_" + name
+    if name.split(".")[0].strip().upper() in _DEVICES:
+        name = "_" + name
+    return _shorten(name, MAX_NAME)
+
+
+def _shorten(name: str, limit: int) -> str:
+    """``name`` cut to ``limit`` UTF-8 bytes, keeping an extension of up to 16 bytes."""
+    if len(name.encode()) <= limit:
+        return name
+    stem, dot, extension = name.rpartition(".")
+    if not dot or not stem or len(extension.encode()) > 16:
+        stem, extension = name, ""
+    else:
+        extension = "." + extension
+    room = limit - len(extension.encode())
+    cut = stem.encode()[:room].decode("utf-8", "ignore")  # never half a character
+    return cut + extension
+
+
+def relative_path(url: str, layout: Layout) -> list[str]:
+    """Where the body of ``url`` goes, as safe path components under the directory.
+
+    ``name``: the last segment of the URL's path, percent-decoded, or
+    :data:`INDEX` when the path ends in ``/``.  ``path``: the host (with its
+    port), then every non-empty segment of the path.  The query is not used.
+    """
+    split = urlsplit(url)
+    segments = split.path.split("/")
+    last = safe_name(unquote(segments[-1])) if segments[-1] else INDEX
+    if layout == "name":
+        return [last]
+    host = safe_name(split.netloc.rpartition("@")[2].lower() or "_")
+    return [host, *(safe_name(unquote(s)) for s in segments[:-1] if s), last]
+
+
+def _numbered(name: str, n: int) -> str:
+    """``name`` with ``.n`` before its extension: ``report.1.pdf``, ``index.2.html``."""
+    stem, dot, extension = name.rpartition(".")
+    if not dot or not stem:
+        return f"{name}.{n}"
+    return f"{stem}.{n}.{extension}"
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What became of one response: its status, final URL, body size, and file.
+
+    ``path`` is None when the body was not saved (a non-2xx status without
+    ``save_errors``); ``bytes`` counts the body either way.
+    """
+
+    status: int
+    url: str
+    bytes: int
+    path: str | None
+
+
+class Saver:
+    """Saves response bodies under ``root``; every name it hands out is distinct.
+
+    :param root: the directory; created if missing.
+    :param layout: how names come from URLs (see :func:`relative_path`).
+    :param save_errors: save the bodies of non-2xx responses too.
+    :param chunk: bytes read and written at a time.
+    """
+
+    def __init__(
+        self, root: str, layout: Layout = "name", *, save_errors: bool = False, chunk: int = CHUNK
+    ) -> None:
+        self.root = root
+        self.layout = layout
+        self.save_errors = save_errors
+        self.chunk = chunk
+        #: Bytes written so far, by every download together.
+        self.written = 0
+        self._files: set[str] = set()  # reserved names, case-folded
+        self._dirs: set[str] = set()
+        self._temporary: set[str] = set()
+        self._lock = threading.Lock()
+        self._abandoned = False
+
+    def prepare(self) -> None:
+        """Create the directory if missing and make sure files can be written in it.
+
+        :raises OSError: with a message that says what is wrong.
+        """
+        try:
+            os.makedirs(self.root, exist_ok=True)
+        except FileExistsError:
+            raise NotADirectoryError(f"{self.root} is not a directory") from None
+        except OSError as exc:
+            raise OSError(f"cannot create {self.root}: {exc.strerror}") from None
+        try:
+            probe, name = _create_temporary(self.root)
+        except OSError as exc:
+            raise OSError(f"cannot write in {self.root}: {exc.strerror}") from None
+        os.close(probe)
+        os.unlink(name)
+
+    def reserve(self, url: str) -> str:
+        """The file for ``url``'s body: a path under the directory no other URL got.
+
+        Two URLs that map to one name get ``name``, ``name.1``, ``name.2``… in
+        the order they are reserved, so the same list of URLs gives the same
+        files every time.  Not thread-safe: reserve from one thread.
+        """
+        parts = relative_path(url, self.layout)
+        taken: list[str] = []
+        for part in parts[:-1]:
+            part = self._free(taken, part, self._files)  # a file already has this name
+            taken.append(part)
+            self._dirs.add(self._key(taken))
+        taken.append(self._free(taken, parts[-1], self._files | self._dirs))
+        self._files.add(self._key(taken))
+        return os.path.join(self.root, *taken)
+
+    @staticmethod
+    def _key(parts: list[str]) -> str:
+        # Case-folded: two names that differ only in case are one file on
+        # Windows and macOS.
+        return "/".join(parts).casefold()
+
+    def _free(self, parent: list[str], name: str, used: set[str]) -> str:
+        candidate, n = name, 0
+        while self._key([*parent, candidate]) in used:
+            n += 1
+            candidate = _numbered(name, n)
+        return candidate
+
+    def callback(self, path: str) -> Callable[[Any, Response], Saved]:
+        """A ``background_callback`` that saves a streamed response's body at ``path``."""
+
+        def save(session: object, response: Response) -> Saved:
+            return self.save(response, path)
+
+        return save
+
+    def save(self, response: Response, path: str) -> Saved:
+        """Write ``response``'s body to ``path`` (whole, or not at all); close it.
+
+        :raises OSError: if the file cannot be written (the disk is full…).
+        :raises requests.RequestException: if the body broke off.
+        """
+        with response:
+            if not (200 <= response.status_code < 300 or self.save_errors):
+                size = sum(len(chunk) for chunk in response.iter_content(self.chunk))
+                return Saved(response.status_code, response.url, size, None)
+            size = self._write(response, path)
+            return Saved(response.status_code, response.url, size, path)
+
+    def _folder(self, path: str) -> str:
+        """The directory of ``path``, created if missing; symbolic links not followed."""
+        folder = self.root
+        for part in os.path.relpath(os.path.dirname(path), self.root).split(os.sep):
+            if part == os.curdir:
+                continue
+            folder = os.path.join(folder, part)
+            if os.path.islink(folder):
+                raise PermissionError(f"{folder} is a symbolic link: it could lead outside")
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(folder)
+        return folder
+
+    def _write(self, response: Response, path: str) -> int:
+        folder = self._folder(path)
+        with self._lock:
+            if self._abandoned:
+                raise InterruptedError("the run was stopped")
+            fd, temporary = _create_temporary(folder)
+            self._temporary.add(temporary)
+        try:
+            size = 0
+            with os.fdopen(fd, "wb") as file:
+                for chunk in response.iter_content(self.chunk):
+                    file.write(chunk)
+                    size += len(chunk)
+                    with self._lock:
+                        self.written += len(chunk)
+            _check_length(response)
+            with self._lock:
+                # Renamed only if abandon() has not removed it meanwhile.
+                if temporary in self._temporary:
+                    os.replace(temporary, path)
+                    self._temporary.discard(temporary)
+                    return size
+            raise InterruptedError("the run was stopped")
+        except BaseException:
+            with self._lock:
+                self._temporary.discard(temporary)
+            _remove(temporary)
+            raise
+
+    def abandon(self) -> None:
+        """Remove the temporary files of unfinished downloads; start no more."""
+        with self._lock:
+            self._abandoned = True
+            for temporary in self._temporary:
+                _remove(temporary)
+            self._temporary.clear()
+
+
+def _check_length(response: Response) -> None:
+    """Raise if fewer bytes came than ``Content-Length`` announced.
+
+    urllib3 2 checks this itself; urllib3 1.26, which requests still allows,
+    does not.
+    """
+    if response.request.method == "HEAD" or response.status_code in (204, 304):
+        return  # no body, whatever the header says
+    announced = response.headers.get("Content-Length", "")
+    received = response.raw.tell()
+    if announced.isdigit() and int(announced) != received:
+        raise ChunkedEncodingError(
+            f"the body ended after {received} of {announced} bytes (Content-Length)"
+        )
+
+
+def _create_temporary(folder: str) -> tuple[int, str]:
+    """Create a new temporary file in ``folder``; its descriptor, open for writing, and path.
+
+    Not ``tempfile.mkstemp``: its files are private (mode 0600), and the file
+    saved is the temporary file renamed, so it gets the usual mode here.
+    """
+    path = os.path.join(folder, f"{TEMP_PREFIX}{secrets.token_hex(8)}{TEMP_SUFFIX}")
+    # O_BINARY: on Windows a descriptor is in text mode unless told otherwise.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    return os.open(path, flags, 0o666), path
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)

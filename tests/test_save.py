@@ -1,0 +1,545 @@
+"""Saving bodies to files: ``fetch --save DIR`` end to end, and the ``_save`` module."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import urllib3
+
+from requests_futures import _save
+from requests_futures._cli import main
+from requests_futures._save import Saver, relative_path, safe_name
+
+from .conftest import LONG
+from .faults import FaultServer
+from .server import LoopbackServer, file_body
+from .test_cli import RUN_WITH_CTRL_C, LineReader, records
+
+
+def fetch(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[dict[str, Any]]]:
+    """Run ``fetch --no-progress ARGS`` in-process; its exit status and JSON lines."""
+    status = main(["fetch", "--no-progress", *args])
+    return status, records(capsys.readouterr().out)
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def every_file(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file() or p.is_symlink())
+
+
+def temporary_files(root: Path) -> list[Path]:
+    return [p for p in every_file(root) if p.name.startswith(_save.TEMP_PREFIX)]
+
+
+# --- fetch --save, end to end --------------------------------------------------------------
+
+
+def test_bodies_are_saved_byte_exact(
+    server: LoopbackServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sizes = [0, 1, 1000, _save.CHUNK - 1, _save.CHUNK, _save.CHUNK + 1, 3 * _save.CHUNK + 7]
+    urls = [f"{server.url}/files/f{size}.bin?n={size}" for size in sizes]
+    out = tmp_path / "out"
+    status, lines = fetch(capsys, "-w", "4", "-O", str(out), *urls)
+    assert status == 0
+    got = {line["url"]: line for line in lines}
+    for size, url in zip(sizes, urls, strict=True):
+        line = got[url]
+        assert line["path"] == str(out / f"f{size}.bin")
+        assert line["bytes"] == size and line["skipped"] is False
+        assert sha256(Path(line["path"]).read_bytes()) == sha256(
+            file_body(f"/files/f{size}.bin", size)
+        )
+    assert len(every_file(out)) == len(sizes)  # no temporary file left
+
+
+def test_memory_stays_flat_for_a_large_body(server: LoopbackServer, tmp_path: Path) -> None:
+    # The peak of Python's allocations while saving a small body, then a large
+    # one: the same, give or take a little (requests itself allocates ~12 MB
+    # for each new session, whatever the body).
+    size = 48 * 2**20
+    code = (
+        "import sys, tracemalloc; tracemalloc.start(); "
+        "from requests_futures._cli import main\n"
+        "for url in sys.argv[3:]:\n"
+        "    tracemalloc.reset_peak(); assert main([*sys.argv[1:3], url]) == 0\n"
+        "    print(tracemalloc.get_traced_memory()[1], file=sys.stderr)"
+    )
+    urls = [f"{server.url}/files/small.bin?n=10", f"{server.url}/files/large.bin?n={size}"]
+    result = subprocess.run(
+        [sys.executable, "-c", code, "fetch", f"--save={tmp_path}", *urls],
+        capture_output=True,
+        text=True,
+        timeout=6 * LONG,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "large.bin").stat().st_size == size
+    small, large = (int(line) for line in result.stderr.splitlines() if line.isdigit())
+    assert large - small < size / 8, f"peaks: {small} bytes for 10, {large} for {size}"
+
+
+def test_urls_that_map_to_one_name_get_distinct_names_in_input_order(
+    server: LoopbackServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    urls = [
+        f"{server.url}/files/a/report.pdf?n=10",
+        f"{server.url}/files/b/report.pdf?n=20",
+        f"{server.url}/files/c/REPORT.pdf?n=30",  # one file on case-insensitive systems
+        f"{server.url}/files/d/?n=1",
+        f"{server.url}/files/e/?n=2",
+    ]
+    status, lines = fetch(capsys, "-w", "3", "--save", str(tmp_path), *urls)
+    assert status == 0
+    paths = {line["url"]: Path(line["path"]).name for line in lines}
+    assert [paths[url] for url in urls] == [
+        "report.pdf",
+        "report.1.pdf",
+        "REPORT.2.pdf",
+        "index.html",
+        "index.1.html",
+    ]
+    assert (tmp_path / "report.1.pdf").read_bytes() == file_body("/files/b/report.pdf", 20)
+
+
+def test_save_as_path_mirrors_host_and_path(
+    server: LoopbackServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    urls = [f"{server.url}/files/x/a.txt?n=5", f"{server.url}/files/x/?n=6"]
+    status, lines = fetch(capsys, "--save", str(tmp_path), "--save-as", "path", *urls)
+    assert status == 0
+    host = server.url.removeprefix("http://").replace(":", "_")
+    assert every_file(tmp_path) == [
+        tmp_path / host / "files" / "x" / "a.txt",
+        tmp_path / host / "files" / "x" / "index.html",
+    ]
+    assert {line["path"] for line in lines} == {str(p) for p in every_file(tmp_path)}
+
+
+UNSAFE = [
+    "..",
+    "%2e%2e",
+    "%2e%2e%2f%2e%2e%2fescaped",
+    "..%2f..%2f..%2fescaped",
+    "%2fetc%2fescaped",
+    "..%5c..%5cescaped",
+    "C:%5cescaped",
+    "a%00b",
+    "new%0aline%0d%09tab%1b",
+    "x" * 300 + ".bin",
+    "%c3%a9" * 150,
+    "%ff%fe",
+    "CON",
+    "nul.txt",
+    "trailing.. ",
+]
+
+
+@pytest.mark.parametrize("layout", ["name", "path"])
+def test_no_file_is_ever_written_outside_the_directory(
+    server: LoopbackServer, tmp_path: Path, capsys: pytest.CaptureFixture[str], layout: str
+) -> None:
+    out = tmp_path / "deep" / "out"
+    urls = [f"{server.url}/files/{name}?n=3" for name in UNSAFE]
+    urls += [f"{server.url}/files/{name}/last?n=4" for name in UNSAFE[:8]]
+    status, lines = fetch(capsys, "-w", "4", "--save", str(out), "--save-as", layout, *urls)
+    assert status == 0, [line for line in lines if line["error"]]
+    saved = every_file(tmp_path)
+    assert len(saved) == len(urls)
+    for path in saved:
+        assert path.resolve().is_relative_to(out.resolve())
+        assert len(path.name.encode()) <= 255
+        assert not any(ord(c) < 32 or c in "\\:" for c in path.name), path.name
+    assert {line["path"] for line in lines} == {str(p) for p in saved}
+
+
+@pytest.mark.parametrize("kind", ["truncate", "reset"])
+def test_a_body_that_breaks_off_leaves_no_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    with FaultServer() as faults:
+        urls = [f"{faults.url}/{kind}/{n}" for n in range(4)] + [f"{faults.url}/ok/9"]
+        status, lines = fetch(capsys, "--save", str(tmp_path), *urls)
+    assert status == 1
+    got = {line["url"]: line for line in lines}
+    for url in urls[:4]:
+        assert got[url]["error"] in ("ChunkedEncodingError", "ConnectionError"), got[url]
+        assert got[url]["path"] is None
+    assert got[urls[4]]["path"] == str(tmp_path / "9")
+    assert every_file(tmp_path) == [tmp_path / "9"]
+
+
+def test_error_statuses_are_saved_only_when_asked(
+    server: LoopbackServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    urls = [f"{server.url}/status/404", f"{server.url}/files/ok?n=7"]
+    status, lines = fetch(capsys, "--save", str(tmp_path / "a"), *urls)
+    assert status == 0  # a 404 is a response, as without --save
+    got = {line["url"]: line for line in lines}
+    assert got[urls[0]]["status"] == 404
+    assert got[urls[0]]["path"] is None and got[urls[0]]["bytes"] == len(b"status")
+    assert every_file(tmp_path / "a") == [tmp_path / "a" / "ok"]
+
+    status, lines = fetch(capsys, "--save", str(tmp_path / "b"), "--save-errors", *urls)
+    assert (tmp_path / "b" / "404").read_bytes() == b"status"
+
+
+def test_skip_existing_fetches_only_what_is_missing(
+    server: LoopbackServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    urls = [f"{server.url}/files/f{n}?n={100 * n}" for n in range(1, 7)]
+    assert fetch(capsys, "--save", str(tmp_path), *urls[::2])[0] == 0
+    assert server.counters.requests == 3
+    server.counters.reset()
+
+    status, lines = fetch(capsys, "--save", str(tmp_path), "--skip-existing", *urls)
+    assert status == 0
+    assert sorted(server.counters.paths) == ["/files/f2", "/files/f4", "/files/f6"]
+    got = {line["url"]: line for line in lines}
+    for n, url in enumerate(urls, 1):
+        assert got[url]["skipped"] is (n % 2 == 1)
+        assert got[url]["path"] == str(tmp_path / f"f{n}")
+        assert got[url]["bytes"] == 100 * n
+
+
+def test_skip_existing_summary(
+    server: LoopbackServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "there").write_bytes(b"old")
+    argv = ["--save", str(tmp_path), "--skip-existing", f"{server.url}/files/there?n=9"]
+    assert main(["fetch", "--no-progress", *argv, f"{server.url}/files/new?n=2"]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("summary: 1 request in ")
+    assert "  saved: 1 file, 0.0 MiB" in err
+    assert "  skipped, already saved: 1\n" in err
+    assert (tmp_path / "there").read_bytes() == b"old"
+
+
+def test_without_skip_existing_a_file_is_replaced(
+    server: LoopbackServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "there").write_bytes(b"old")
+    assert fetch(capsys, "--save", str(tmp_path), f"{server.url}/files/there?n=9")[0] == 0
+    assert (tmp_path / "there").read_bytes() == file_body("/files/there", 9)
+
+
+def test_a_write_error_fails_that_url_only(server: LoopbackServer, tmp_path: Path) -> None:
+    # A file-size limit makes the large file's write fail (EFBIG), as a full disk would.
+    code = (
+        "import resource, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (2**20, 2**20)); "
+        "from requests_futures._cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    urls = [f"{server.url}/files/big?n={3 * 2**20}"]
+    urls += [f"{server.url}/files/small{n}?n=1000" for n in range(3)]
+    result = subprocess.run(
+        [sys.executable, "-c", code, "fetch", "-w", "2", "--save", str(tmp_path), *urls],
+        capture_output=True,
+        text=True,
+        timeout=4 * LONG,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    got = {line["url"]: line for line in records(result.stdout)}
+    assert got[urls[0]]["error"] == "OSError"
+    assert "File too large" in got[urls[0]]["message"]
+    assert got[urls[0]]["path"] is None
+    assert every_file(tmp_path) == [tmp_path / f"small{n}" for n in range(3)]
+
+
+def test_ctrl_c_leaves_no_partial_file_and_complete_lines(
+    server: LoopbackServer, tmp_path: Path, child: list[subprocess.Popen[str]]
+) -> None:
+    urls = [f"{server.url}/files/done?n=10"]
+    urls += [f"{server.url}/partial/p{n}?n=200000" for n in range(2)]
+    urls += [f"{server.url}/files/later{n}?n=10" for n in range(4)]
+    process = subprocess.Popen(
+        [sys.executable, "-c", RUN_WITH_CTRL_C, "fetch", "-w", "3", "-O", str(tmp_path), *urls],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    child.append(process)
+    assert process.stdout is not None and process.stderr is not None
+
+    # Both partial bodies are being written: their first chunk is in their
+    # temporary files (those of the small files come and go).
+    def partial() -> list[Path]:
+        big = []
+        for path in temporary_files(tmp_path):
+            with contextlib.suppress(FileNotFoundError):  # renamed meanwhile
+                if path.stat().st_size >= _save.CHUNK:
+                    big.append(path)
+        return big
+
+    out = LineReader(process.stdout)  # type: ignore[arg-type]
+    first = json.loads(out.next())
+    assert first["path"] == str(tmp_path / "done")
+
+    deadline = time.monotonic() + 2 * LONG
+    while len(partial()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(partial()) == 2
+    process.send_signal(signal.SIGINT)
+    start = time.monotonic()
+    assert process.wait(LONG) == 130
+    assert time.monotonic() - start < LONG / 2
+    assert "interrupted: " in process.stderr.read()
+    out.thread.join(LONG)
+    assert all(line.endswith("\n") for line in out.lines.queue)  # each one whole
+    lines = [first, *(json.loads(line) for line in out.lines.queue)]
+    reported = {Path(line["path"]) for line in lines}
+    saved = set(every_file(tmp_path))
+    # A download may have ended just before its line could be written: its
+    # file is whole all the same.  No file of a partial body, no temporary file.
+    assert reported <= saved
+    for path in saved:
+        assert path.read_bytes() == file_body(f"/files/{path.name}", 10)
+
+    # The run again, to its end: only what is missing is fetched.
+    for n in range(2):
+        server.release(f"p{n}")
+    server.counters.reset()
+    assert main(["fetch", "--no-progress", "-O", str(tmp_path), "--skip-existing", *urls]) == 0
+    missing = [u for u in urls if tmp_path / u.split("?")[0].rsplit("/", 1)[1] not in saved]
+    assert sorted(server.counters.paths) == sorted(
+        u.split("?")[0].removeprefix(server.url) for u in missing
+    )
+    assert len(every_file(tmp_path)) == len(urls)
+    assert (tmp_path / "p0").read_bytes() == b"p" * 200000
+
+
+# --- the _save module ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("report.pdf", "report.pdf"),
+        (".bashrc", ".bashrc"),
+        ("", "_"),
+        (".", "_"),
+        ("..", "_"),
+        ("...", "_"),
+        ("../../etc/passwd", ".._.._etc_passwd"),
+        ("/etc/passwd", "_etc_passwd"),
+        ("..\\..\\x", ".._.._x"),
+        ("C:\\x", "C__x"),
+        ("a\x00b\nc\td\x7f", "a_b_c_d_"),
+        ("what?*|<>", "what_____"),
+        ("name. . ", "name"),
+        ("CON", "_CON"),
+        ("com1.txt", "_com1.txt"),
+        ("console", "console"),
+        ("bad\udcffbyte", "bad_byte"),
+    ],
+)
+def test_safe_name(text: str, expected: str) -> None:
+    assert safe_name(text) == expected
+
+
+def test_safe_name_cuts_long_names_keeping_the_extension() -> None:
+    assert safe_name("x" * 300 + ".tar") == "x" * (_save.MAX_NAME - 4) + ".tar"
+    long_extension = "x." + "y" * 300
+    assert safe_name(long_extension) == long_extension[: _save.MAX_NAME]
+    two_bytes = safe_name("é" * 300)
+    assert len(two_bytes.encode()) <= _save.MAX_NAME and set(two_bytes) == {"é"}
+
+
+def test_relative_path() -> None:
+    url = "https://user:pw@Example.COM:8443/a/%2e%2e//b%2fc/file%20name.txt?x=1#top"
+    assert relative_path(url, "name") == ["file name.txt"]
+    assert relative_path(url, "path") == ["example.com_8443", "a", "_", "b_c", "file name.txt"]
+    assert relative_path("http://example.com", "name") == ["index.html"]
+    assert relative_path("http://example.com", "path") == ["example.com", "index.html"]
+    assert relative_path("not-a-url", "path") == ["_", "not-a-url"]
+
+
+def test_reserve_gives_distinct_files_and_directories(tmp_path: Path) -> None:
+    saver = Saver(str(tmp_path), "path")
+    paths = [
+        saver.reserve("http://h/x"),
+        saver.reserve("http://h/x/y"),  # the directory x would be the file x
+        saver.reserve("http://h/x.1/"),  # x.1 is a directory now
+        saver.reserve("http://h/z/y"),
+        saver.reserve("http://h/z"),  # z is a directory
+    ]
+    names = [os.path.relpath(p, tmp_path) for p in paths]
+    assert names == ["h/x", "h/x.1/y", "h/x.1/index.html", "h/z/y", "h/z.1"]
+
+
+def test_prepare_refuses_what_is_not_a_writable_directory(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(NotADirectoryError, match="is not a directory"):
+        Saver(str(tmp_path / "file")).prepare()
+    with pytest.raises(OSError, match="cannot create"):
+        Saver(str(tmp_path / "file" / "sub")).prepare()
+    if os.path.isdir("/proc/self"):  # not even root may create files there
+        with pytest.raises(OSError, match="cannot write in /proc/self"):
+            Saver("/proc/self").prepare()
+    saver = Saver(str(tmp_path / "new" / "dir"))
+    saver.prepare()
+    assert os.listdir(tmp_path / "new" / "dir") == []
+
+
+def _response(body: bytes, headers: dict[str, str], status: int = 200) -> requests.Response:
+    """A streamed response over ``body``, urllib3 not checking its length (as 1.26 does not)."""
+    response = requests.Response()
+    response.status_code = status
+    response.headers.update(headers)
+    response.raw = urllib3.HTTPResponse(
+        body=io.BytesIO(body),
+        headers=headers,
+        status=status,
+        preload_content=False,
+        enforce_content_length=False,
+    )
+    response.request = requests.Request("GET", "http://h/").prepare()
+    response.url = "http://h/f"
+    return response
+
+
+def test_a_short_body_is_caught_without_urllib3s_check(tmp_path: Path) -> None:
+    saver = Saver(str(tmp_path))
+    saver.prepare()
+    short = _response(b"abc", {"Content-Length": "10"})
+    with pytest.raises(requests.exceptions.ChunkedEncodingError, match="after 3 of 10 bytes"):
+        saver.save(short, str(tmp_path / "f"))
+    assert os.listdir(tmp_path) == []
+    whole = _response(b"abc", {"Content-Length": "3"})
+    assert saver.save(whole, str(tmp_path / "f")) == _save.Saved(
+        200, "http://h/f", 3, str(tmp_path / "f")
+    )
+    head = _response(b"", {"Content-Length": "10"})
+    head.request = requests.Request("HEAD", "http://h/").prepare()
+    assert saver.save(head, str(tmp_path / "g")).bytes == 0
+
+
+def test_abandon_removes_temporary_files_and_refuses_new_ones(tmp_path: Path) -> None:
+    saver = Saver(str(tmp_path))
+    saver.prepare()
+    response = _response(b"x" * 10, {})
+
+    def interrupted(chunk_size: int) -> Any:
+        yield b"12345"
+        assert len(temporary_files(tmp_path)) == 1
+        saver.abandon()  # as Ctrl-C does, while this body is being written
+        assert temporary_files(tmp_path) == []
+        yield b"67890"
+
+    response.iter_content = interrupted  # type: ignore[method-assign]
+    with pytest.raises(InterruptedError):
+        saver.save(response, str(tmp_path / "f"))
+    with pytest.raises(InterruptedError):
+        saver.save(_response(b"x", {}), str(tmp_path / "g"))
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_symbolic_link_out_of_the_directory_is_not_followed(
+    server: LoopbackServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    host = server.url.removeprefix("http://").replace(":", "_")
+    (out / host).symlink_to(elsewhere)
+    url = f"{server.url}/files/a?n=3"
+    status, lines = fetch(capsys, "--save", str(out), "--save-as", "path", url)
+    assert status == 1
+    assert lines[0]["error"] == "PermissionError"
+    assert "is a symbolic link" in lines[0]["message"]
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_progress_counts_the_bytes_saved(server: LoopbackServer, tmp_path: Path) -> None:
+    pytest.importorskip("tqdm")
+    url = f"{server.url}/files/a?n=300000"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "requests_futures",
+            "fetch",
+            "--progress",
+            "-O",
+            str(tmp_path),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=4 * LONG,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "saved: 293k" in result.stderr  # 300,000 bytes in KiB
+    assert "B/s" in result.stderr
+
+
+def test_plain_progress_counts_the_bytes_saved(
+    server: LoopbackServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    url = f"{server.url}/files/a?n={2**20}"
+    assert main(["fetch", "--progress", "-O", str(tmp_path), url]) == 0
+    assert re.search(
+        r"^progress: 1/1 done, 0 failed, .*, 1\.0 MiB saved \([\d.]+ MiB/s\)$",
+        capsys.readouterr().err,
+        re.MULTILINE,
+    )
+
+
+def test_saver_counts_bytes_from_many_threads(tmp_path: Path) -> None:
+    saver = Saver(str(tmp_path))
+    saver.prepare()
+    threads = [
+        threading.Thread(
+            target=saver.save, args=(_response(b"x" * 1000, {}), saver.reserve(f"http://h/{n}"))
+        )
+        for n in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(LONG)
+    assert saver.written == 8000
+    assert len(os.listdir(tmp_path)) == 8
+
+
+def test_in_process_progress_bars_and_a_stopped_run(
+    server: LoopbackServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pytest.importorskip("tqdm")
+    url = f"{server.url}/files/a?n={2**20}"
+    assert main(["fetch", "--progress", "-O", str(tmp_path / "a"), url]) == 0
+    assert re.search(r"saved: 1\.00M", capsys.readouterr().err)
+
+    # The reader of the JSON lines goes away: the run stops as after Ctrl-C.
+    read, write = os.pipe()
+    os.close(read)
+    with os.fdopen(write, "w") as broken:
+        monkeypatch.setattr(sys, "stdout", broken)
+        assert main(["fetch", "--no-progress", "-O", str(tmp_path / "b"), url]) == 1
+    assert temporary_files(tmp_path) == []
