@@ -44,6 +44,9 @@ _Task = tuple["Future[Any]", Callable[..., Any], tuple[Any, ...], dict[str, Any]
 #: Exit statuses.
 OK, FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130
 
+#: How many URLs per worker ``map()`` takes in at a time with --per-host or --rate.
+_POLITE_WINDOW = 8
+
 #: Seconds the main thread sleeps at most while it waits for results.
 _TICK = 0.2
 
@@ -172,6 +175,23 @@ def _seconds(text: str) -> float:
     return value
 
 
+_PER = {"s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def _rate(text: str) -> float:
+    """``R``, ``R/s``, ``R/m`` or ``R/h``: requests per second."""
+    number, slash, unit = text.partition("/")
+    try:
+        value = float(number) / _PER[unit.strip().lower() if slash else "s"]
+    except (ValueError, KeyError):
+        raise argparse.ArgumentTypeError(
+            f"expected requests per second, as R, R/s, R/m or R/h, got {text!r}"
+        ) from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a positive rate, got {text!r}")
+    return value
+
+
 def _method(text: str) -> str:
     if not _TOKEN.fullmatch(text):
         raise argparse.ArgumentTypeError(f"not an HTTP method: {text!r}")
@@ -237,6 +257,8 @@ def _record(url: str, future: Future[Any], elapsed: float, saving: bool) -> dict
         "final_url": None,
         "error": None,
         "message": None,
+        # Sent more than once when retried; requests_futures' futures say.
+        "attempts": getattr(future, "attempts", 1),
     }
     if saving:
         record.update(path=None, skipped=False)
@@ -264,6 +286,7 @@ def _skipped(url: str, path: str) -> dict[str, Any]:
         "final_url": None,
         "error": None,
         "message": None,
+        "attempts": 0,
         "path": path,
         "skipped": True,
     }
@@ -386,11 +409,18 @@ def _run_fetch(
         executor=executor,
         adapter_kwargs={"pool_connections": max(args.workers, 10), "pool_maxsize": args.workers},
         timeout=args.timeout,
+        per_host=args.per_host,
+        rate=args.rate,
+        retries=args.retries or None,
     )
     session.headers.update(dict(args.headers))
     if args.user is not None:
         session.auth = args.user
-    results = session.map(items(), window=args.workers, ordered=False)
+    # Requests waiting for their host's turn count in map()'s window: a wider
+    # one lets the URLs of other hosts in meanwhile.
+    polite = args.per_host is not None or args.rate is not None
+    window = args.workers * (_POLITE_WINDOW if polite else 1)
+    results = session.map(items(), window=window, ordered=False)
 
     def pump() -> None:
         # map() runs in this thread, so that the main thread only ever sleeps
@@ -405,7 +435,7 @@ def _run_fetch(
         else:
             records.put(None)
 
-    stats = Stats(saver)
+    stats = Stats(saver, retrying=args.retries > 0)
     progress = _progress(args.progress, total, saver is not None)
     pumping = threading.Thread(target=pump, name="rf-cli-map", daemon=True)
     with _sigint_blocked():
@@ -518,16 +548,22 @@ examples:
   requests-futures fetch https://example.com/a https://example.com/b
   requests-futures fetch -i urls.txt -w 16 -o results.jsonl
   grep /api/ urls.txt | requests-futures fetch -i - -H 'Accept: application/json'
+  requests-futures fetch -i urls.txt -O downloads --per-host 2 --rate 5 --retries 3
+  requests-futures fetch -i urls.txt -O downloads --skip-existing   # resume
 
 output: one JSON object per line, in the order the requests finish:
   {"url": "...", "status": 200, "elapsed_ms": 12.3, "bytes": 512,
-   "final_url": "...", "error": null, "message": null}
+   "final_url": "...", "error": null, "message": null, "attempts": 1}
 A request that failed has "status": null and the exception's type and message
-in "error" and "message".  A summary (counts per status and per error,
-latency percentiles, requests/s) goes to stderr at the end.
+in "error" and "message"; "attempts" says how many times it was sent.  With
+--save, each line also has "path" (the file, or null when nothing was saved)
+and "skipped" (true for a file already there with --skip-existing).  A summary
+(counts per status and per error, retries, files and bytes saved, latency
+percentiles, requests/s) goes to stderr at the end.
 
 exit status: 0 every request got a response (whatever its HTTP status),
-1 some requests failed, 2 bad usage, 130 interrupted (Ctrl-C).
+1 some requests failed, 2 bad usage (reported before any request is sent),
+130 interrupted (Ctrl-C).
 """
 
 _DEMO_EPILOG = """\
@@ -630,6 +666,28 @@ def _build_parser() -> argparse.ArgumentParser:
         default=30.0,
         metavar="SECONDS",
         help="connect and read timeout of each request (default: 30)",
+    )
+    polite = fetch.add_argument_group("being polite (per origin: scheme, host and port)")
+    polite.add_argument(
+        "--per-host",
+        type=_positive_int,
+        metavar="N",
+        help="at most N requests in flight to one host at once",
+    )
+    polite.add_argument(
+        "--rate",
+        type=_rate,
+        metavar="R",
+        help="at most R request starts per second to one host, evenly spaced; "
+        "R/m per minute, R/h per hour",
+    )
+    polite.add_argument(
+        "--retries",
+        type=_non_negative_int,
+        default=0,
+        metavar="N",
+        help="retry a request up to N times on a connection error, a timeout or a "
+        "429/500/502/503/504, with backoff, honouring Retry-After (default: 0)",
     )
     saving = fetch.add_argument_group("saving the bodies to files")
     saving.add_argument(

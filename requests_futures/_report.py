@@ -38,7 +38,7 @@ def mib(size: float) -> str:
 class Stats:
     """What the summary and the progress display report."""
 
-    def __init__(self, saver: Saver | None = None) -> None:
+    def __init__(self, saver: Saver | None = None, *, retrying: bool = False) -> None:
         self.started = time.perf_counter()
         self.statuses: Counter[int] = Counter()
         self.errors: Counter[str] = Counter()
@@ -46,6 +46,8 @@ class Stats:
         self.saver = saver
         self.saved = 0
         self.skipped = 0
+        self.retrying = retrying
+        self.retries = 0
 
     @property
     def done(self) -> int:
@@ -60,6 +62,7 @@ class Stats:
         return 0 if self.saver is None else self.saver.written
 
     def add(self, record: dict[str, Any]) -> None:
+        self.retries += max(0, record.get("attempts", 1) - 1)
         if record.get("skipped"):
             self.skipped += 1
         elif record["error"] is None:
@@ -88,6 +91,8 @@ class Stats:
             f"  failed: {self.failed}"
             + "".join(f"\n    {name}: {n}" for name, n in sorted(self.errors.items())),
         ]
+        if self.retrying:
+            lines.append(f"  retries: {self.retries}")
         if self.saver is not None:
             size = self.bytes_saved
             speed = size / elapsed if elapsed > 0 else 0.0

@@ -6,6 +6,7 @@ import _thread
 import base64
 import importlib
 import io
+import itertools
 import json
 import os
 import pty
@@ -34,7 +35,7 @@ from .conftest import LONG
 from .reliability.test_tls import TLSServer
 from .server import LoopbackServer, file_body
 
-KEYS = ["url", "status", "elapsed_ms", "bytes", "final_url", "error", "message"]
+KEYS = ["url", "status", "elapsed_ms", "bytes", "final_url", "error", "message", "attempts"]
 
 # Python leaves SIGINT ignored in a child whose parent ignores it (a CI job
 # started in the background does); the interrupt test wants the usual handler.
@@ -536,7 +537,8 @@ def test_no_url_is_sent_after_ctrl_c(
     server.release("first")
     feeder.join(LONG)
     assert not feeder.is_alive()
-    assert server.counters.paths == ["/hold/first"]
+    assert "/hold/first" in server.counters.paths
+    assert not [path for path in server.counters.paths if path.startswith("/echo")]
     assert "interrupted: 1 request in flight abandoned" in capsys.readouterr().err
 
 
@@ -734,6 +736,15 @@ def _bad_download_inputs(tmp: Path) -> list[tuple[list[str], str]]:
         (["--save-errors"], "--save-errors needs --save DIR"),
         (["--skip-existing"], "--skip-existing needs --save DIR"),
         (["--save", str(tmp), "--save-as", "url"], "invalid choice: 'url'"),
+        (["--per-host", "0"], "--per-host: must be at least 1"),
+        (["--retries", "-1"], "--retries: must be at least 0"),
+        (["--rate", "0"], "must be a positive rate"),
+        (["--rate=-2/m"], "must be a positive rate"),
+        (["--rate", "nan"], "must be a positive rate"),
+        (["--rate", "inf/h"], "must be a positive rate"),
+        (["--rate", "fast"], "expected requests per second, as R, R/s, R/m or R/h"),
+        (["--rate", "5/d"], "expected requests per second"),
+        (["--rate", "5/"], "expected requests per second"),
     ]
     if os.path.isdir("/proc/self"):  # a directory even root cannot create files in
         cases.append((["--save", "/proc/self"], "cannot write in /proc/self"))
@@ -831,3 +842,69 @@ def test_insecure_and_cacert(
     assert records(capsys.readouterr().out)[0]["status"] == 200
     assert main(["fetch", "-k", url]) == 0  # and no InsecureRequestWarning (errors here)
     assert records(capsys.readouterr().out)[0]["status"] == 200
+
+
+# --- being polite --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "per_second"),
+    [("4", 4.0), ("0.5", 0.5), ("4/s", 4.0), ("120/m", 2.0), ("7200/H", 2.0), ("1 / m", 1 / 60)],
+)
+def test_rate_units(text: str, per_second: float) -> None:
+    assert _cli._rate(text) == pytest.approx(per_second)
+
+
+def test_per_host_limits_the_requests_in_flight_to_each_host(
+    server: LoopbackServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = LoopbackServer().start()
+    try:
+        urls = [f"{s.url}/delay?ms=150&i={i}" for i in range(6) for s in (server, other)]
+        assert main(["fetch", "-w", "8", "--per-host", "2", *urls]) == 0
+        assert len(records(capsys.readouterr().out)) == 12
+        # Eight workers, but never more than two requests at once on either
+        # host, and two whenever there was work for them.
+        assert other.counters.max_in_flight == 2
+        assert server.counters.max_in_flight <= 2
+        assert server.counters.requests == other.counters.requests == 6
+    finally:
+        other.stop()
+
+
+def test_rate_spaces_the_starts_to_a_host(capsys: pytest.CaptureFixture[str]) -> None:
+    target = LoopbackServer().start()  # its own: nothing else arrives there
+    try:
+        urls = [f"{target.url}/echo?i={i}" for i in range(5)]
+        assert main(["fetch", "-w", "5", "--rate", "600/m", *urls]) == 0  # 10 a second
+        starts = target.counters.starts
+    finally:
+        target.stop()
+    gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
+    assert len(gaps) == 4
+    assert min(gaps) > 0.05  # 0.1 s apart, less whatever jitter the machine adds
+    assert starts[-1] - starts[0] > 0.3
+    capsys.readouterr()
+
+
+def test_retries_reach_the_server_and_are_counted(
+    server: LoopbackServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    urls = [f"{server.url}/flaky/twice/2", f"{server.url}/flaky/once/1", f"{server.url}/echo"]
+    assert main(["fetch", "--retries", "3", "-O", str(tmp_path), *urls]) == 0
+    captured = capsys.readouterr()
+    got = by_url(captured.out)
+    assert [got[url]["attempts"] for url in urls] == [3, 2, 1]
+    assert [got[url]["status"] for url in urls] == [200, 200, 200]
+    assert server.counters.hits == {"twice": 3, "once": 2}
+    # The file holds the final answer, not a 503's body.
+    assert saved_echo(tmp_path / "2")["path"] == "/flaky/twice/2"
+    assert "  retries: 3\n" in captured.err
+
+
+def test_no_retries_by_default(server: LoopbackServer, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["fetch", f"{server.url}/flaky/no-retry/1"]) == 0
+    captured = capsys.readouterr()
+    assert records(captured.out)[0]["status"] == 503
+    assert records(captured.out)[0]["attempts"] == 1
+    assert "retries" not in captured.err
