@@ -8,6 +8,7 @@ import io
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -543,3 +544,59 @@ def test_in_process_progress_bars_and_a_stopped_run(
         monkeypatch.setattr(sys, "stdout", broken)
         assert main(["fetch", "--no-progress", "-O", str(tmp_path / "b"), url]) == 1
     assert temporary_files(tmp_path) == []
+
+
+# --- the documentation's example -----------------------------------------------------------
+
+CLI_DOCS = Path(__file__).resolve().parent.parent / "docs" / "cli.rst"
+
+
+def console_session(text: str) -> list[tuple[str, list[str]]]:
+    """The ``$ command`` lines of the console blocks in ``text``, each with its output lines."""
+    session: list[tuple[str, list[str]]] = []
+    inside = False
+    for line in text.splitlines():
+        if line.strip() == ".. code-block:: console":
+            inside = True
+        elif inside and line and not line[0].isspace():
+            inside = False
+        elif inside and line.strip().startswith("$ "):
+            session.append((line.strip()[2:], []))
+        elif inside and line.strip():
+            session[-1][1].append(line.strip())
+    return session
+
+
+def shape(lines: list[str]) -> list[str]:
+    """Lines with every number made ``N``: what stays the same from run to run."""
+    return [re.sub(r"\d+(\.\d+)?", "N", line) for line in lines]
+
+
+def test_the_download_example_in_the_docs_runs_as_shown(
+    server: LoopbackServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text = CLI_DOCS.read_text(encoding="utf-8")
+    text = text[text.index("\nDownloading files\n") : text.index("\nBeing polite\n")]
+    text = text.replace("http://127.0.0.1:8000", server.url)
+    monkeypatch.chdir(tmp_path)
+    session = console_session(text)
+    assert [command.split()[0] for command, _ in session] == [
+        "cat", "requests-futures", "ls", "head", "requests-futures", "head"
+    ]  # fmt: skip
+    for command, shown in session:
+        program, *args = shlex.split(command)
+        if program == "cat":
+            Path(args[0]).write_text("\n".join(shown) + "\n")
+        elif program == "requests-futures":
+            assert main(args) == 0
+            summary = [line.strip() for line in capsys.readouterr().err.splitlines()]
+            assert shape(summary) == shape(shown)
+        elif program == "ls":
+            assert sorted(os.listdir(args[0])) == shown
+        else:  # head -1 FILE: that URL's line, as shown but for the time taken
+            (line,) = records("\n".join(shown))
+            got = {record["url"]: record for record in records(Path(args[1]).read_text())}
+            assert {**got[line["url"]], "elapsed_ms": 0} == {**line, "elapsed_ms": 0}
