@@ -192,13 +192,16 @@ def test_cli_reference_of_a_small_parser() -> None:
         "-n", "--count", type=int, default=3, metavar="N", help="times (%(default)s)"
     )
     parser.add_argument("--quiet", action="store_true", help="say less")
+    parser.add_argument("--as", dest="kind", choices=["a", "b"], help="one of %(choices)s")
     lines = _cli_reference().reference(parser)
     text = "\n".join(lines)
-    assert "   usage: tool [-h] [-n N] [--quiet] name" in lines
+    assert "   usage: tool [-h] [-n N] [--quiet] [--as {a,b}] name" in lines
     assert "Does things well." in lines
     assert ".. option:: name" in lines
     assert "   who \\*to\\* greet" in lines  # RST markup in help is escaped
     assert ".. option:: -n N, --count N" in lines
     assert "   times (3)" in lines
     assert ".. option:: --quiet" in lines
+    assert ".. option:: --as {a,b}" in lines  # argparse's own form for choices
+    assert "   one of a, b" in lines
     assert text.index(".. option:: name") < text.index(".. option:: --quiet")

@@ -59,7 +59,12 @@ def _invocation(action: argparse.Action) -> str:
         return str(action.metavar or action.dest)
     if action.nargs == 0:
         return ", ".join(action.option_strings)
-    metavar = action.metavar or action.dest.upper()
+    metavar = action.metavar
+    if metavar is None and action.choices is not None:
+        metavar = "{" + ",".join(str(choice) for choice in action.choices) + "}"
+    if isinstance(metavar, tuple):
+        metavar = " ".join(metavar)
+    metavar = metavar or action.dest.upper()
     return ", ".join(f"{option} {metavar}" for option in action.option_strings)
 
 
