@@ -13,7 +13,7 @@ OURS = "futures"
 
 
 def _value(scenario: dict[str, Any], runs: list[dict[str, Any]]) -> tuple[float, str]:
-    """What a bar shows for a scenario: req/s, MB/s, or MiB above baseline."""
+    """What a bar shows: req/s, MB/s, MiB above baseline, or seconds asleep."""
     elapsed = statistics.median(r["elapsed"] for r in runs)
     key = scenario["key"]
     if key.startswith("E"):
@@ -21,6 +21,9 @@ def _value(scenario: dict[str, Any], runs: list[dict[str, Any]]) -> tuple[float,
         return above / 1024, "peak RSS above baseline, MiB (lower is better)"
     if key == "C":
         return statistics.median(r["bytes"] for r in runs) / elapsed / 1e6, "MB/s"
+    if key == "G2":
+        asleep = statistics.median(r["asleep"] for r in runs)
+        return asleep, "worker-seconds in time.sleep (lower is better)"
     if key == "G1":
         host_b = scenario["n"] - scenario["n"] // HOL_SHARE
         return host_b / statistics.median(r["b_elapsed"] for r in runs), "host B requests/s"
