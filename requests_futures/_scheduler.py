@@ -58,6 +58,18 @@ _SWEEP_AT = 1024
 def origin_of(url: object) -> Origin:
     """The origin of ``url``: lower-cased scheme and host, the port filled in (80, 443)."""
     text = url.decode("utf-8", "replace") if isinstance(url, bytes) else str(url)
+    # Parsed once per scheme://authority: requests to one site share it.
+    head = text[: text.find("/", text.find("//") + 2) + 1 or len(text)]
+    origin = _origins_seen.get(head)
+    if origin is None:
+        origin = _parse_origin(head)
+        if len(_origins_seen) >= _ORIGINS_SEEN:
+            _origins_seen.clear()
+        _origins_seen[head] = origin
+    return origin
+
+
+def _parse_origin(text: str) -> Origin:
     try:
         split = urlsplit(text.strip())
         port = split.port
@@ -67,6 +79,11 @@ def origin_of(url: object) -> Origin:
     if port is None:
         port = _DEFAULT_PORTS.get(scheme, 0)
     return (scheme, split.hostname or "", port)
+
+
+#: Origins of recently seen URL heads (``scheme://authority/``), and how many are kept.
+_origins_seen: dict[str, Origin] = {}
+_ORIGINS_SEEN = 1024
 
 
 @dataclass(frozen=True)

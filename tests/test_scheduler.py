@@ -7,6 +7,7 @@ received: how many requests at once, and when each one arrived.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import copy
 import itertools
 import multiprocessing
@@ -14,6 +15,7 @@ import pickle
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from concurrent.futures import (
     CancelledError,
     ProcessPoolExecutor,
@@ -21,6 +23,7 @@ from concurrent.futures import (
     as_completed,
     wait,
 )
+from typing import Any
 
 import pytest
 import requests
@@ -451,3 +454,64 @@ def test_the_exit_hook_counts_what_the_scheduler_cancels(
     assert all(f.cancelled() for f in futures[1:])
     assert "2 queued requests cancelled" in caplog.text
     session.close()
+
+
+def test_cancel_between_the_hand_off_and_the_watch() -> None:
+    """cancel() in the instant after the executor took the attempt, before its
+    done-callback is attached: the attempt is cancelled, the future settled once."""
+    go = threading.Event()
+
+    class LateWatch(concurrent.futures.Future[Any]):
+        def add_done_callback(self, fn: Callable[[Any], object]) -> None:
+            go.wait(LONG)
+            super().add_done_callback(fn)
+
+    class Holding(ThreadPoolExecutor):
+        def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+            return LateWatch()  # never runs: stays pending until cancelled
+
+    with Holding(1) as executor:
+        scheduler = Scheduler(executor, Politeness(Limits(per_host=1)), workers=1)
+        submitted: list[Future[Any]] = []
+        thread = threading.Thread(target=lambda: submitted.append(scheduler.submit("x", id, ())))
+        thread.start()
+        assert eventually(lambda: len(scheduler._sent) == 1)
+        (future,) = scheduler._sent
+        assert future.cancel()
+        assert future.cancelled()
+        go.set()
+        thread.join(LONG)
+        assert submitted == [future]
+        assert future.cancelled()
+        assert scheduler.origin("x") is not None
+        assert scheduler.origin("x").in_flight == 0  # type: ignore[union-attr]
+        scheduler.close()
+
+
+def test_retries_fall_due_in_time_order_whatever_order_they_were_set() -> None:
+    tries: dict[str, int] = {}
+
+    def once_then_done(retry: Retry | None, name: str, delay: float) -> Outcome:
+        tries[name] = tries.get(name, 0) + 1
+        if tries[name] == 1:
+            return Outcome(retry=Retry(0), delay=delay)
+        return Outcome(name)
+
+    with ThreadPoolExecutor(1) as executor:
+        scheduler = Scheduler(executor, Politeness(Limits(per_host=1)), workers=1)
+        soon = scheduler.submit("http://a/", once_then_done, ("soon", 0.05))
+        late = scheduler.submit("http://b/", once_then_done, ("late", LONG * 10))
+        assert soon.result(timeout=LONG) == "soon"
+        assert eventually(late.cancel)
+        scheduler.close()
+        with pytest.raises(RuntimeError, match="closed"):
+            scheduler.submit("http://a/", once_then_done, ("after", 0))
+    assert tries == {"soon": 2, "late": 1}
+
+
+def test_the_origins_seen_are_kept_within_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_scheduler, "_ORIGINS_SEEN", 2)
+    monkeypatch.setattr(_scheduler, "_origins_seen", {})
+    for port in range(5):
+        assert origin_of(f"http://a.example:{81 + port}/x") == ("http", "a.example", 81 + port)
+    assert len(_scheduler._origins_seen) <= 2
