@@ -79,6 +79,8 @@ class Contender:
     #: Entered before the clock starts and left after it stops; its value is
     #: ``job.state`` (pools, clusters: what a long-running program starts once).
     setup: Callable[[Job], AbstractContextManager[Any]] | None = None
+    #: A program the contender runs (``curl``): "missing" where it is not on PATH.
+    program: str | None = None
 
 
 #: Peer packages: key -> (pip requirement, import name).  Each is installed
@@ -115,9 +117,10 @@ def contender(
     label: str,
     peer: str | None = None,
     setup: Callable[[Job], AbstractContextManager[Any]] | None = None,
+    program: str | None = None,
 ) -> Callable[..., Any]:
     def register(run: Callable[[Job], None]) -> Callable[[Job], None]:
-        CONTENDERS[name] = Contender(name, label, peer, run, setup)
+        CONTENDERS[name] = Contender(name, label, peer, run, setup, program)
         return run
 
     return register
@@ -710,6 +713,95 @@ def _polite_idle_futures(job: Job) -> None:
 @polite("futures-polite-all", "FuturesSession, per_host=C, rate=1e6, retries=3")
 def _polite_all_futures(job: Job) -> None:
     _all_futures(job, _ours()(max_workers=job.c, per_host=job.c, rate=1e6, retries=3))
+
+
+# --- scenario H: files saved to disk ------------------------------------------------------
+
+#: Bytes read and written at a time by the hand-rolled writer (as our CLI does).
+SAVE_CHUNK = 64 * 1024
+
+
+@contextmanager
+def _download_folder(job: Job) -> Iterator[str]:
+    """An empty folder for the run's files, removed once the clock has stopped."""
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="rf-bench-download-")
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _file_urls(job: Job) -> list[str]:
+    """``job.n`` distinct URLs of the same body (the query tells them apart)."""
+    return [f"{job.url}&file={i}" for i in range(job.n)]
+
+
+def _check_files(job: Job) -> None:
+    """Count each file saved as a response of its size: the run must leave ``job.n``."""
+    folder: str = job.state
+    for name in os.listdir(folder):
+        job.tally.check(200, os.path.getsize(os.path.join(folder, name)), job.size)
+
+
+@contextmanager
+def _cli_download_folder(job: Job) -> Iterator[str]:
+    """The folder, and the command's module imported before the clock starts."""
+    _ours()
+    import requests_futures._cli  # noqa: F401 - imported, as the peers' modules are
+
+    with _download_folder(job) as folder:
+        yield folder
+
+
+@contender("cli-save", "requests-futures fetch --save", setup=_cli_download_folder)
+def _cli_save(job: Job) -> None:
+    from requests_futures._cli import main
+
+    argv = ["fetch", "--no-progress", "-w", str(job.c), "-O", job.state, "-o", os.devnull]
+    status = main([*argv, *_file_urls(job)])
+    if status != 0:
+        raise RuntimeError(f"requests-futures fetch exited with status {status}")
+    _check_files(job)
+
+
+@contender(
+    "curl-parallel", "curl --parallel --parallel-max 8", setup=_download_folder, program="curl"
+)
+def _curl_parallel(job: Job) -> None:
+    import subprocess
+
+    command = ["curl", "--silent", "--show-error", "--fail", "--parallel"]
+    command += ["--parallel-max", str(job.c)]
+    for i, url in enumerate(_file_urls(job)):
+        command += ["-o", os.path.join(job.state, f"file{i}"), url]
+    subprocess.run(command, check=True)
+    _check_files(job)
+    # The memory and the CPU time are curl's: all of them, as it starts from nothing.
+    curl = resource.getrusage(resource.RUSAGE_CHILDREN)
+    job.extra.update(rss_base_kib=0, rss_peak_kib=curl.ru_maxrss)
+
+
+@contender("threadpool-save", "ThreadPoolExecutor + requests iter_content", setup=_download_folder)
+def _threadpool_save(job: Job) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    session = _requests_session(job.c)
+
+    def save(numbered: tuple[int, str]) -> None:
+        number, url = numbered
+        with session.get(url, stream=True) as response:
+            response.raise_for_status()
+            with open(os.path.join(job.state, f"file{number}"), "wb") as file:
+                for chunk in response.iter_content(SAVE_CHUNK):
+                    file.write(chunk)
+
+    with ThreadPoolExecutor(job.c) as pool:
+        list(pool.map(save, enumerate(_file_urls(job))))
+    session.close()
+    _check_files(job)
 
 
 # --- the process entry point --------------------------------------------------------------

@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -246,8 +247,11 @@ def run_scenario(
     results = {name: Result(name) for name in scenario.contenders}
     for name, result in results.items():
         peer = CONTENDERS[name].peer
+        program = CONTENDERS[name].program
         if peer in missing:
             result.missing = missing[peer]
+        elif program is not None and shutil.which(program) is None:
+            result.missing = f"{program} is not installed"
     names = [r.contender for r in results.values() if r.missing is None]
     for round_ in range(runs):
         shift = round_ % len(names) if names else 0
@@ -282,6 +286,7 @@ def measures(scenario: Scenario, result: Result, base: Result | None, n: int) ->
         "time": elapsed,
         "req/s": n / elapsed,
         "MB/s": result.median("bytes") / elapsed / 1e6,
+        "MiB/s": result.median("bytes") / elapsed / 2**20,
         "connections": result.median("connections"),
         "pool full": max(r["pool_full"] for r in result.runs),
         "CPU us/req": result.median("cpu") / n * 1e6,
@@ -318,6 +323,7 @@ _FORMATS = {
     "ratio": "{:.2f}x",
     "efficiency": "{:.0%}",
     "MB/s": "{:,.0f}",
+    "MiB/s": "{:,.1f}",
     "connections": "{:,.0f}",
     "pool full": "{:,}",
     "RSS MiB": "{:,.1f}",

@@ -46,7 +46,7 @@ class Scenario:
     size: int  # body length every response must have
     contenders: tuple[str, ...]
     baseline: str  # the contender every ratio is taken against
-    #: Measures shown: time, req/s, ratio, efficiency, MB/s, connections,
+    #: Measures shown: time, req/s, ratio, efficiency, MB/s, MiB/s, connections,
     #: pool full, RSS MiB, KiB/req, CPU us/req (the client process's CPU time
     #: per request, which the machine's other load disturbs less than time),
     #: switches/req (the client process's context switches per request),
