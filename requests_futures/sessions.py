@@ -376,10 +376,8 @@ class FuturesSession(DeferringSession):
             # requests itself, in our worker (Session.request, redirects).
             return cast("Future[Response]", super().send(request, **kwargs))
         if isinstance(request, Request):
-            raise ValueError(
-                "You can only send PreparedRequests. (Pass session.prepare_request(request), "
-                "or call session.request(...) instead.)"
-            )
+            # requests' own words: its test suite and users' code compare them.
+            raise ValueError("You can only send PreparedRequests.")
         if background_callback is not None:
             check_callback(background_callback)
         timeout = self.timeout

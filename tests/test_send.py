@@ -172,8 +172,9 @@ def test_send_applies_the_session_timeout(server: LoopbackServer) -> None:
 
 def test_send_rejects_bad_arguments_at_the_call(server: LoopbackServer) -> None:
     with FuturesSession() as session:
-        with pytest.raises(ValueError, match=r"^You can only send PreparedRequests\. .*prepare_"):
+        with pytest.raises(ValueError) as info:
             session.send(Request("GET", server.url))  # type: ignore[arg-type]
+        assert str(info.value) == "You can only send PreparedRequests."  # requests' own words
         prepared = session.prepare_request(Request("GET", server.url))
         with pytest.raises(TypeError, match="background_callback"):
             session.send(prepared, background_callback=42)  # type: ignore[arg-type]
