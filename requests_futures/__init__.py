@@ -11,9 +11,10 @@
 
 from __future__ import annotations
 
+from ._adaptive import HostStats
 from ._future import Future
 from .sessions import FuturesSession
 
 __version__ = "2.0.0.dev0"
 
-__all__ = ["Future", "FuturesSession", "__version__"]
+__all__ = ["Future", "FuturesSession", "HostStats", "__version__"]

@@ -168,16 +168,33 @@ def host_limits(value: object, default: Limits) -> dict[Origin | str, Limits]:
     return found
 
 
+def adaptive_flag(value: object, per_host: int | None) -> bool:
+    """``adaptive=``: a bool, and True only with a ``per_host`` ceiling.
+
+    :raises TypeError: for anything but a bool.
+    :raises ValueError: for True without ``per_host``.
+    """
+    if not isinstance(value, bool):
+        raise TypeError(f"adaptive must be True or False, got {type(value).__name__}: {value!r}")
+    if value and per_host is None:
+        raise ValueError(
+            "adaptive=True needs per_host=N: the most requests in flight to one origin "
+            "that its adaptive limit may grow to"
+        )
+    return value
+
+
 def politeness(
-    per_host: object, rate: object, retries: object, limits: object
+    per_host: object, rate: object, retries: object, limits: object, adaptive: object = False
 ) -> Politeness | None:
     """The scheduling settings of a session, or None when it schedules nothing.
 
     :raises TypeError, ValueError: as the checks above.
     """
     default = Limits(per_host_limit(per_host), rate_limit(rate))
+    adapt = adaptive_flag(adaptive, default.per_host)
     retry = retry_policy(retries)
     overrides = host_limits(limits, default)
     if default == Limits() and retry is None and not overrides:
         return None
-    return Politeness(default, retry, overrides)
+    return Politeness(default, retry, overrides, adapt)

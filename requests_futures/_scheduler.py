@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 from urllib3.util import Retry
 
+from ._adaptive import HostStats, Meter, overload_error
 from ._future import Future
 
 #: (scheme, host, port) of a URL: what limits, rates and pauses apply to.
@@ -102,6 +103,8 @@ class Politeness:
     retry: Retry | None = None
     #: Limits for particular origins (keyed by :data:`Origin`) or hosts (by name).
     overrides: Mapping[Origin | str, Limits] = field(default_factory=dict)
+    #: Each origin's ``per_host`` is a ceiling its limit moves under (``_adaptive``).
+    adaptive: bool = False
 
     def limits_for(self, origin: Origin) -> Limits:
         """What applies to ``origin``: its own entry, its host's, or the default."""
@@ -114,25 +117,27 @@ class Politeness:
 
 
 class OriginState:
-    """One origin's queue and clocks.
+    """One origin's queue, clocks and :class:`~._adaptive.Meter`.
 
-    ``per_host`` may be changed while requests run (an adaptive limit); the
-    change applies from the next dispatch, which any finishing request or
-    :meth:`Scheduler.wake` triggers.
+    ``per_host`` may be changed while requests run (the meter's adaptive
+    limit); the change applies from the next dispatch, which any finishing
+    request or :meth:`Scheduler.wake` triggers.
     """
 
     __slots__ = (
         "active",
         "in_flight",
         "interval",
+        "meter",
         "next_start",
         "paused_until",
         "per_host",
         "waiting",
     )
 
-    def __init__(self, limits: Limits) -> None:
-        self.per_host: int | None = limits.per_host
+    def __init__(self, limits: Limits, adaptive: bool = False) -> None:
+        self.meter = Meter(limits.per_host, adaptive)
+        self.per_host: int | None = self.meter.limit
         self.interval = 1.0 / limits.rate if limits.rate else 0.0
         self.waiting: deque[ScheduledFuture] = deque()
         self.active = False  # in the scheduler's turns
@@ -176,6 +181,7 @@ class ScheduledFuture(Future[Any]):
         self._retry = retry
         self._stage = _WAITING
         self._attempt: _ExecutorFuture[Any] | None = None
+        self._sent_at = 0.0  # monotonic start of the latest attempt
         self.attempts = 0
 
     def cancel(self) -> bool:
@@ -237,7 +243,8 @@ class Scheduler:
             if origin is None:
                 if len(self._origins) >= self._sweep_at:
                     self._sweep()
-                origin = self._origins[key] = OriginState(self._politeness.limits_for(key))
+                polite = self._politeness
+                origin = self._origins[key] = OriginState(polite.limits_for(key), polite.adaptive)
             future = ScheduledFuture(self, origin, fn, task, self._politeness.retry)
             origin.waiting.append(future)
             if not origin.active:
@@ -261,6 +268,14 @@ class Scheduler:
         """The state of ``url``'s origin while it has requests or clocks running."""
         with self._lock:
             return self._origins.get(origin_of(url))
+
+    def host_stats(self) -> dict[str, HostStats]:
+        """A snapshot of every origin remembered, keyed ``scheme://host:port``."""
+        with self._lock:
+            return {
+                f"{scheme}://{host}:{port}": origin.meter.stats(origin.per_host, origin.in_flight)
+                for (scheme, host, port), origin in self._origins.items()
+            }
 
     def wake(self) -> None:
         """Dispatch what may start now (after a limit was changed from outside)."""
@@ -330,6 +345,7 @@ class Scheduler:
             return future, exc
         future._stage = _SENT
         future.attempts += 1
+        future._sent_at = now
         origin.in_flight += 1
         origin.next_start = now + origin.interval
         self._sent.add(future)
@@ -357,6 +373,12 @@ class Scheduler:
         now = monotonic()
         with self._lock:
             origin = future._origin
+            if not cancelled:
+                overload = outcome.overload if error is None else overload_error(error)
+                meter = origin.meter
+                meter.answered(future._sent_at, now, origin.in_flight, overload)
+                if meter.adaptive:
+                    origin.per_host = meter.limit
             origin.in_flight -= 1
             self._sent.discard(future)
             if outcome is not None and outcome.pause > 0:

@@ -117,6 +117,8 @@ class Outcome(NamedTuple):
     delay: float = 0.0
     #: Seconds no request to this origin may start (429 or 503 with Retry-After).
     pause: float = 0.0
+    #: The attempt met an overload signal: 429, 503, a connection error, a timeout.
+    overload: bool = False
 
 
 def attempt(
@@ -142,14 +144,15 @@ def attempt(
         except (ConnectionError, Timeout) as exc:
             if retry is None:
                 raise
-            return _after_error(retry, exc)
+            return _after_error(retry, exc)._replace(overload=True)
         pause = _pause(retry, response)
+        overload = response.status_code in PAUSE_STATUSES
         if retry is not None:
             again = _after_response(retry, response)
             if again is not None:
-                return again._replace(pause=pause)
+                return again._replace(pause=pause, overload=overload)
         result = response if callback is None else _finish(owner, callback, response)
-        return Outcome(result, pause=pause)
+        return Outcome(result, pause=pause, overload=overload)
     finally:
         worker_state.running_for = outer
 

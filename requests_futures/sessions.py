@@ -21,6 +21,7 @@ from requests import Request, Session
 from urllib3.util import Timeout as _Urllib3Timeout
 
 from . import _environment, _fork, _remote, _shutdown
+from ._adaptive import HostStats
 from ._batch import ItemT, MapResults, map_requests
 from ._chain import DeferringSession, inner_timeout, resolve
 from ._checks import check_callback, check_timeout, politeness, positive_int
@@ -86,9 +87,15 @@ class FuturesSession(DeferringSession):
         hosts or origins: ``{"api.example.com": {"per_host": 1, "rate": 0.5}}``;
         a key is a host name or ``"scheme://host:port"``, and a value it
         leaves out is the session-wide one.
+    :param adaptive: treat each origin's ``per_host`` as a ceiling: its limit
+        starts at 2 and follows what the origin sustains, down on 429, 503,
+        refused or reset connections, timeouts and rising latency, up while
+        it answers well (docs: "Adaptive concurrency"); see
+        :meth:`host_stats`.  Needs ``per_host``.
     :raises TypeError, ValueError: for a bad ``max_workers``, ``timeout``,
-        ``adapter_kwargs``, ``per_host``, ``rate``, ``retries`` or
-        ``host_limits``.
+        ``adapter_kwargs``, ``per_host``, ``rate``, ``retries``,
+        ``host_limits`` or ``adaptive`` (``ValueError``: True without
+        ``per_host``).
 
     With any of the last four, the session schedules its requests: one that
     must wait (for a slot, its rate, a ``Retry-After`` pause of its origin or
@@ -96,7 +103,7 @@ class FuturesSession(DeferringSession):
     pending until the final result (see "Being polite" in the documentation).
 
     .. versionadded:: 2.0
-       ``per_host``, ``rate``, ``retries`` and ``host_limits``.
+       ``per_host``, ``rate``, ``retries``, ``host_limits`` and ``adaptive``.
 
     A FuturesSession given as ``session=`` lends its settings and its default
     ``timeout`` (used when this session has none), not its executor.
@@ -136,10 +143,11 @@ class FuturesSession(DeferringSession):
         rate: float | None = None,
         retries: int | Retry | None = None,
         host_limits: Mapping[str, Mapping[str, float | None]] | None = None,
+        adaptive: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        polite = politeness(per_host, rate, retries, host_limits)
+        polite = politeness(per_host, rate, retries, host_limits, adaptive)
         if executor is None:
             positive_int(max_workers, "max_workers")
         elif not isinstance(executor, Executor):
@@ -238,6 +246,24 @@ class FuturesSession(DeferringSession):
         if supplied is not None:
             self._mark_closed()
             self._why_closed = _fork.FORKED
+
+    def host_stats(self) -> dict[str, HostStats]:
+        """What the scheduler knows of each origin it has served: a snapshot.
+
+        Keyed by origin, ``"scheme://host:port"``; each value is a
+        :class:`~requests_futures.HostStats`: the current ``limit`` (it moves
+        with ``adaptive=True``), ``in_flight``, ``completed`` attempts,
+        ``overload_signals``, smoothed and minimum ``latency`` in seconds,
+        the ``pushback_level`` and the ``ceiling``.  Empty for a session that
+        schedules nothing (no ``per_host``, ``rate``, ``retries`` or
+        ``host_limits``).  Origins idle for a while may be forgotten once a
+        session has served more than a thousand.
+
+        .. versionadded:: 2.0
+        """
+        if self._scheduler is None:
+            return {}
+        return self._scheduler.host_stats()
 
     def _ensure_open(self) -> None:
         """:raises RuntimeError: if the session is closed."""

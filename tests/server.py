@@ -17,6 +17,11 @@ Routes (GET, POST, PUT, PATCH, DELETE, OPTIONS and HEAD all dispatch here):
   the same path, the same bytes (see :func:`file_body`).
 - ``/partial/NAME?n=N``: announces N bytes, sends the first half, and the rest
   only once the test calls ``server.release(NAME)``.
+- ``/capacity?ms=N``: a host of limited means, set by the test (and changed
+  mid-run if it likes) through ``server.capacity``: with more than that many
+  requests in the server it answers 429 at once (counted in
+  ``counters.rejected``); otherwise it works N ms, or N ms x ceil(in flight /
+  ``server.cores``) when ``cores`` is set (a host that queues).
 - ``/digest/USER/PASS``: 401 with an HTTP Digest challenge (qop=auth, MD5)
   until the request carries a valid answer for USER and PASS, then echoes.
 
@@ -29,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 import sys
 import threading
@@ -89,6 +95,7 @@ class Counters:
             self.paths: list[str] = []
             self.starts: list[float] = []  # time.monotonic() of each arrival
             self.hits: dict[str, int] = {}  # requests per /flaky/NAME
+            self.rejected = 0  # 429 answers of /capacity
 
     def enter(self, path: str) -> None:
         with self.lock:
@@ -109,6 +116,14 @@ class Counters:
         with self.lock:
             self.hits[name] = self.hits.get(name, 0) + 1
             return self.hits[name]
+
+    def admit(self, capacity: int | None) -> int:
+        """In flight now if ``capacity`` allows this request, else 0 (counted rejected)."""
+        with self.lock:
+            if capacity is not None and self.in_flight > capacity:
+                self.rejected += 1
+                return 0
+            return self.in_flight
 
     def leave(self) -> None:
         with self.lock:
@@ -196,6 +211,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.flush()
                 self.server.event(parts[1]).wait(MAX_HOLD)
                 self.wfile.write(b"p" * (size - size // 2))
+            elif route == "capacity":
+                self._capacity(int(query.get("ms", "0")), body)
             elif route == "digest":
                 if _digest_ok(self.command, self.headers.get("Authorization", ""), *parts[1:3]):
                     self._echo(body)
@@ -213,6 +230,16 @@ class _Handler(BaseHTTPRequestHandler):
         time.sleep(int(query.get("ms", "0")) / 1000)
         self._send(int(query.get("status", "503")), b"flaky", _retry_after(query))
 
+    def _capacity(self, ms: int, body: bytes) -> None:
+        server = self.server
+        in_flight = server.counters.admit(server.capacity)
+        if not in_flight:
+            self._send(429, b"busy")
+            return
+        cores = server.cores
+        time.sleep(ms / 1000 * (math.ceil(in_flight / cores) if cores else 1))
+        self._echo(body)
+
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _dispatch
 
 
@@ -226,6 +253,8 @@ class LoopbackServer(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.counters = Counters()
+        self.capacity: int | None = None  # /capacity: most requests it serves at once
+        self.cores: int | None = None  # /capacity: requests it works on in parallel
         self._events: dict[str, threading.Event] = {}
         self._events_lock = threading.Lock()
         self._thread = threading.Thread(target=self.serve_forever, name="test-server", daemon=True)
@@ -250,6 +279,7 @@ class LoopbackServer(ThreadingHTTPServer):
 
     def reset(self) -> None:
         self.counters.reset()
+        self.capacity = self.cores = None
         with self._events_lock:
             for event in self._events.values():
                 event.set()  # free any request a failed test left waiting

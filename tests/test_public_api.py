@@ -12,7 +12,12 @@ from requests_futures.sessions import FuturesSession as ClassicFuturesSession
 
 
 def test_all_is_exactly_the_public_surface() -> None:
-    assert sorted(requests_futures.__all__) == ["Future", "FuturesSession", "__version__"]
+    assert sorted(requests_futures.__all__) == [
+        "Future",
+        "FuturesSession",
+        "HostStats",
+        "__version__",
+    ]
 
 
 def test_classic_and_new_import_paths_are_the_same_class() -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from requests import PreparedRequest, Request, Response
 from urllib3.util import Retry
 
-from requests_futures import Future, FuturesSession
+from requests_futures import Future, FuturesSession, HostStats
 from requests_futures.sessions import FuturesSession as ClassicFuturesSession
 
 if sys.version_info >= (3, 11):
@@ -38,6 +38,11 @@ assert_type(
 )
 assert_type(FuturesSession(retries=Retry(total=2, raise_on_status=True)), FuturesSession)
 assert_type(session.get(URL).attempts, int)
+adaptive = FuturesSession(per_host=16, adaptive=True, retries=5)
+assert_type(adaptive.host_stats(), dict[str, HostStats])
+assert_type(adaptive.host_stats()["http://127.0.0.1:8000"].limit, int | None)
+assert_type(adaptive.host_stats()["http://127.0.0.1:8000"].latency, float | None)
+assert_type(adaptive.host_stats()["http://127.0.0.1:8000"].overload_signals, int)
 
 # The verbs, request() and send() return futures of responses.
 assert_type(session.get(URL), Future[Response])

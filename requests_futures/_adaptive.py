@@ -1,0 +1,218 @@
+"""How many requests one origin takes: a limit that follows its answers.
+
+With ``FuturesSession(per_host=N, adaptive=True)`` every origin gets a
+:class:`Meter`, which the scheduler tells, under its lock, how each attempt
+ended; the meter moves the origin's limit between 1 and ``N`` (no threads,
+constant work per answer)::
+
+    meter = Meter(ceiling=16, adaptive=True)
+    meter.answered(sent_at, now, in_flight=3, overload=False)
+    meter.limit  # what the scheduler lets run at once
+
+The algorithm (docs/guide/adaptive.rst):
+
+- **Start** at ``min(2, N)`` and, until the first sign of trouble, grow by one
+  per good answer (TCP's slow start: the limit doubles every round trip).
+- **Overload** (429, 503, a refused or reset connection, a timeout): halve the
+  number in flight (at least 1) and remember it as the level where the origin
+  pushed back.  Answers of requests that were already in flight then do not
+  cut again: one cut per round trip.
+- **Latency**: the smoothed response time of the origin is compared with its
+  recent minimum; once it climbs above the bound ``1.25 x minimum + 4 ms``,
+  the origin is queueing our requests: the limit is scaled by
+  ``bound / smoothed`` (at least one step down; at least halved when this
+  ends slow start, which overshoots) and that level remembered, as for an
+  overload.
+- **Growth** below the remembered level: one step per round trip of good
+  answers (a slow answer, above that latency bound, is not a good one).
+  The step *to* that level (a probe) waits for 8 round trips; a slow answer
+  to the probe steps back at once, while 4 round trips of good answers show
+  the origin has changed (it recovered): the level is forgotten and slow
+  start resumes.
+
+"Round trip" here is as many answers as the limit allows in flight.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from requests.exceptions import ConnectionError, RetryError, Timeout
+
+#: The limit an adaptive origin starts at (or its ceiling, if lower).
+START = 2
+#: On an overload signal the limit becomes this share of the requests in flight.
+DECREASE = 0.5
+#: Round trips of good answers before a step up to the remembered level.
+PROBE_ROUND_TRIPS = 8
+#: Round trips of good answers at or above it before that level is forgotten.
+CONFIRM_ROUND_TRIPS = 4
+#: The smoothed latency may reach ``TOLERANCE x minimum + SLACK`` seconds.
+TOLERANCE = 1.25
+SLACK = 0.004
+#: Weight of a new answer in the smoothed latency.
+SMOOTHING = 1 / 8
+#: Good answers after which the oldest half of the minimum's history is dropped.
+MINIMUM_EPOCH = 256
+
+
+def overload_error(error: BaseException) -> bool:
+    """Whether a request's final error says its origin is overloaded.
+
+    Refused and reset connections and timeouts (``ConnectionError``,
+    ``Timeout``), and retries exhausted on an overload status (``RetryError``).
+    """
+    return isinstance(error, ConnectionError | Timeout | RetryError)
+
+
+class HostStats(NamedTuple):
+    """What a session knows of one origin: see ``FuturesSession.host_stats()``.
+
+    .. versionadded:: 2.0
+    """
+
+    #: Most requests allowed in flight to it now (None: no limit).
+    limit: int | None
+    #: Requests of this session running against it now.
+    in_flight: int
+    #: Attempts that ended (each retry counts), with any answer or error.
+    completed: int
+    #: Attempts that ended with an overload signal (429, 503, refused, reset, timeout).
+    overload_signals: int
+    #: Smoothed response time of its good answers, in seconds (None: none yet).
+    latency: float | None
+    #: Its shortest recent response time, in seconds (None: none yet).
+    min_latency: float | None
+    #: The level where it last pushed back, probed only slowly (None: none known).
+    pushback_level: int | None
+    #: The most ``limit`` may grow to (``per_host``).
+    ceiling: int | None
+
+
+class Meter:
+    """One origin's statistics and, when adaptive, its limit.
+
+    :param ceiling: the origin's ``per_host`` (None: no limit, nothing to adapt).
+    :param adaptive: move :attr:`limit` with the answers.
+    """
+
+    __slots__ = (
+        "_base",
+        "_base_next",
+        "_base_samples",
+        "_cut_at",
+        "_good",
+        "_step_at",
+        "adaptive",
+        "ceiling",
+        "completed",
+        "latency",
+        "level",
+        "limit",
+        "signals",
+    )
+
+    def __init__(self, ceiling: int | None, adaptive: bool) -> None:
+        self.ceiling = ceiling
+        self.adaptive = adaptive and ceiling is not None
+        self.limit = min(START, ceiling) if self.adaptive and ceiling else ceiling
+        self.level: int | None = None  # where the origin last pushed back
+        self.completed = 0
+        self.signals = 0
+        self.latency: float | None = None  # smoothed, since the last cut
+        self._base = float("inf")  # minimum latency: two epochs, this one and the last
+        self._base_next = float("inf")
+        self._base_samples = 0
+        self._cut_at = float("-inf")  # requests sent before this do not cut again
+        self._good = 0  # good answers toward the next step
+        self._step_at = float("-inf")  # when the limit last stepped up
+
+    @property
+    def min_latency(self) -> float | None:
+        """The shortest response time of the recent good answers."""
+        best = min(self._base, self._base_next)
+        return None if best == float("inf") else best
+
+    def answered(self, sent_at: float, now: float, in_flight: int, overload: bool) -> None:
+        """An attempt sent at ``sent_at`` ended at ``now``.
+
+        :param in_flight: attempts to the origin running when it ended, itself included.
+        :param overload: it ended with an overload signal.
+        """
+        self.completed += 1
+        if overload:
+            self.signals += 1
+            if self.adaptive and sent_at >= self._cut_at:
+                self._cut(now, in_flight, max(1, int(in_flight * DECREASE)))
+            return
+        took = now - sent_at
+        if took < self._base_next:
+            self._base_next = took
+        self._base_samples += 1
+        if self._base_samples >= MINIMUM_EPOCH:
+            self._base, self._base_next, self._base_samples = self._base_next, float("inf"), 0
+        if sent_at < self._cut_at:
+            return  # it tells of the level before the cut
+        smoothed = self.latency
+        smoothed = took if smoothed is None else smoothed + SMOOTHING * (took - smoothed)
+        self.latency = smoothed
+        if self.adaptive:
+            self._good_answer(sent_at, now, in_flight, took, smoothed)
+
+    def _good_answer(
+        self, sent_at: float, now: float, in_flight: int, took: float, smoothed: float
+    ) -> None:
+        limit = self.limit
+        assert limit is not None and self.ceiling is not None
+        allowed = TOLERANCE * min(self._base, self._base_next) + SLACK
+        level = self.level
+        if smoothed > allowed and took > allowed and limit > 1:
+            used = min(limit, in_flight)
+            # As many as would answer within the bound, were latency proportional to
+            # load; out of slow start, which overshoots by up to twice, at least halved.
+            fewer = min(used - 1, int(used * allowed / smoothed))
+            self._cut(now, used, fewer if level is not None else min(fewer, used // 2))
+            return
+        probing = level is not None and limit >= level
+        if took > allowed:
+            if probing and sent_at >= self._step_at:
+                self._cut(now, limit, limit - 1)  # the probe failed: one step back
+            return  # a slow answer is no reason to grow
+        if in_flight < limit:
+            return  # the limit held nothing back: no evidence it could be higher
+        if probing:
+            self._good += 1
+            if self._good >= CONFIRM_ROUND_TRIPS * limit:
+                self.level = None  # the origin takes more now: back to slow start
+                self._good = 0
+            return
+        if limit >= self.ceiling:
+            return
+        if level is None:
+            self.limit = limit + 1
+            return
+        self._good += 1
+        if self._good >= limit * (PROBE_ROUND_TRIPS if limit + 1 >= level else 1):
+            self.limit = limit + 1
+            self._good = 0
+            self._step_at = now
+
+    def _cut(self, now: float, level: int, limit: int) -> None:
+        self.level = level
+        self.limit = max(1, min(limit, self.limit or 1))
+        self._cut_at = now
+        self._good = 0
+        self.latency = None
+
+    def stats(self, limit: int | None, in_flight: int) -> HostStats:
+        """A snapshot, for ``FuturesSession.host_stats()``."""
+        return HostStats(
+            limit=limit,
+            in_flight=in_flight,
+            completed=self.completed,
+            overload_signals=self.signals,
+            latency=self.latency,
+            min_latency=self.min_latency,
+            pushback_level=self.level,
+            ceiling=self.ceiling,
+        )
