@@ -358,6 +358,8 @@ def _request_options(args: argparse.Namespace) -> dict[str, Any]:
 def _saver(args: argparse.Namespace) -> Saver | None:
     """The saver of ``--save DIR``, its directory ready; bad options end the run here."""
     parser: argparse.ArgumentParser = args.parser
+    if args.adaptive and args.per_host is None:
+        parser.error("--adaptive needs --per-host N, the most it may grow to")
     if args.save is None:
         for given, flag in [
             (args.save_as, "--save-as"),
@@ -412,6 +414,7 @@ def _run_fetch(
         per_host=args.per_host,
         rate=args.rate,
         retries=args.retries or None,
+        adaptive=args.adaptive,
     )
     session.headers.update(dict(args.headers))
     if args.user is not None:
@@ -480,6 +483,8 @@ def _run_fetch(
         else:
             _abandon(stop, executor, session, saver)
         lines = stats.summary()
+        if args.adaptive:
+            lines += _final_limits(session)
         if stopped is not None:
             lines.insert(0, f"{stopped}: {requests_text(len(started))} in flight abandoned")
         sys.stderr.write("\n".join(lines) + "\n")
@@ -487,6 +492,17 @@ def _run_fetch(
     if stopped == "interrupted":
         return INTERRUPTED
     return FAILED if stats.failed or stopped else OK
+
+
+def _final_limits(session: FuturesSession) -> list[str]:
+    """The summary's lines for ``--adaptive``: where each host's limit ended."""
+    lines = ["  final limits (--adaptive):"]
+    for origin, stats in sorted(session.host_stats().items()):
+        lines.append(
+            f"    {origin}: {stats.limit} of {stats.ceiling}, "
+            f"{stats.overload_signals} overload signals"
+        )
+    return lines
 
 
 def _abandon(
@@ -680,6 +696,13 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="R",
         help="at most R request starts per second to one host, evenly spaced; "
         "R/m per minute, R/h per hour",
+    )
+    polite.add_argument(
+        "--adaptive",
+        action="store_true",
+        help="make --per-host N a ceiling: each host's limit starts at 2 and follows what "
+        "it sustains, down on 429/503, refused connections, timeouts and rising latency, "
+        "up while it answers well; the summary shows where each ended",
     )
     polite.add_argument(
         "--retries",

@@ -737,6 +737,7 @@ def _bad_download_inputs(tmp: Path) -> list[tuple[list[str], str]]:
         (["--skip-existing"], "--skip-existing needs --save DIR"),
         (["--save", str(tmp), "--save-as", "url"], "invalid choice: 'url'"),
         (["--per-host", "0"], "--per-host: must be at least 1"),
+        (["--adaptive"], "--adaptive needs --per-host N"),
         (["--retries", "-1"], "--retries: must be at least 0"),
         (["--rate", "0"], "must be a positive rate"),
         (["--rate=-2/m"], "must be a positive rate"),
@@ -870,6 +871,21 @@ def test_per_host_limits_the_requests_in_flight_to_each_host(
         assert server.counters.requests == other.counters.requests == 6
     finally:
         other.stop()
+
+
+def test_adaptive_finds_each_hosts_limit_and_the_summary_shows_it(
+    server: LoopbackServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server.capacity = 2  # 429 above two at once
+    urls = [f"{server.url}/capacity?ms=10&i={i}" for i in range(60)]
+    args = ["fetch", "-w", "8", "--per-host", "8", "--adaptive", "--retries", "5", *urls]
+    assert main(args) == 0
+    out, err = capsys.readouterr()
+    assert [r["status"] for r in records(out)] == [200] * 60
+    limit = re.search(rf"  final limits \(--adaptive\):\n    {server.url}: (\d) of 8, ", err)
+    assert limit is not None, err
+    assert int(limit.group(1)) <= 3
+    assert server.counters.rejected < 20
 
 
 def test_rate_spaces_the_starts_to_a_host(capsys: pytest.CaptureFixture[str]) -> None:
