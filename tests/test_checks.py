@@ -31,21 +31,21 @@ from requests_futures._scheduler import Limits
         ({"retries": "3"}, TypeError, "retries must be an int"),
         ({"retries": 2.0}, TypeError, "retries must be an int"),
         ({"retries": True}, TypeError, "retries must be an int"),
-        ({"host_limits": ["a.example"]}, TypeError, "host_limits must map a host name"),
-        ({"host_limits": {"a.example": 1}}, TypeError, "host_limits must map"),
+        ({"host_limits": ["a.invalid"]}, TypeError, "host_limits must map a host name"),
+        ({"host_limits": {"a.invalid": 1}}, TypeError, "host_limits must map"),
         ({"host_limits": {1: {"rate": 1}}}, TypeError, "host_limits must map"),
-        ({"host_limits": {"a.example": {"burst": 1}}}, TypeError, r"unknown \['burst'\]"),
-        ({"host_limits": {"a.example:81": {"rate": 1}}}, ValueError, "scheme://host:port"),
+        ({"host_limits": {"a.invalid": {"burst": 1}}}, TypeError, r"unknown \['burst'\]"),
+        ({"host_limits": {"a.invalid:81": {"rate": 1}}}, ValueError, "scheme://host:port"),
         ({"host_limits": {"http://": {"rate": 1}}}, ValueError, "neither a host name"),
         (
-            {"host_limits": {"a.example": {"per_host": 0}}},
+            {"host_limits": {"a.invalid": {"per_host": 0}}},
             ValueError,
-            r"host_limits\['a.example'\]\['per_host'\] must be at least 1",
+            r"host_limits\['a.invalid'\]\['per_host'\] must be at least 1",
         ),
         (
-            {"host_limits": {"a.example": {"rate": math.nan}}},
+            {"host_limits": {"a.invalid": {"rate": math.nan}}},
             ValueError,
-            r"host_limits\['a.example'\]\['rate'\] must be a finite number",
+            r"host_limits\['a.invalid'\]\['rate'\] must be a finite number",
         ),
     ],
 )
@@ -89,13 +89,13 @@ def test_host_limits_keys_and_defaults() -> None:
         10,
         None,
         {
-            "API.example.com": {"rate": 0.5},
-            "https://api.example.com:8443": {"per_host": 1, "rate": None},
+            "API.example.invalid": {"rate": 0.5},
+            "https://api.example.invalid:8443": {"per_host": 1, "rate": None},
             "[::1]": {"per_host": 4},
         },
     )
     assert polite is not None
-    assert polite.limits_for(("https", "api.example.com", 443)) == Limits(2, 0.5)
-    assert polite.limits_for(("https", "api.example.com", 8443)) == Limits(1, None)
+    assert polite.limits_for(("https", "api.example.invalid", 443)) == Limits(2, 0.5)
+    assert polite.limits_for(("https", "api.example.invalid", 8443)) == Limits(1, None)
     assert polite.limits_for(("http", "::1", 80)) == Limits(4, 10.0)
-    assert polite.limits_for(("http", "other.example", 80)) == Limits(2, 10.0)
+    assert polite.limits_for(("http", "other.invalid", 80)) == Limits(2, 10.0)

@@ -365,9 +365,9 @@ def test_safe_name_cuts_long_names_keeping_the_extension() -> None:
 
 
 def test_relative_path() -> None:
-    url = "https://user:pw@Example.COM:8443/a/%2e%2e//b%2fc/file%20name.txt?x=1#top"
+    url = "https://:pw@Example.INVALID:8443/a/%2e%2e//b%2fc/file%20name.txt?x=1#top"
     assert relative_path(url, "name") == ["file name.txt"]
-    assert relative_path(url, "path") == ["example.com_8443", "a", "_", "b_c", "file name.txt"]
+    assert relative_path(url, "path") == ["example.invalid_8443", "a", "_", "b_c", "file name.txt"]
     assert relative_path("http://example.com", "name") == ["index.html"]
     assert relative_path("http://example.com", "path") == ["example.com", "index.html"]
     assert relative_path("not-a-url", "path") == ["_", "not-a-url"]
@@ -376,14 +376,20 @@ def test_relative_path() -> None:
 def test_reserve_gives_distinct_files_and_directories(tmp_path: Path) -> None:
     saver = Saver(str(tmp_path), "path")
     paths = [
-        saver.reserve("http://h/x"),
-        saver.reserve("http://h/x/y"),  # the directory x would be the file x
-        saver.reserve("http://h/x.1/"),  # x.1 is a directory now
-        saver.reserve("http://h/z/y"),
-        saver.reserve("http://h/z"),  # z is a directory
+        saver.reserve("http://h.invalid/x"),
+        saver.reserve("http://h.invalid/x/y"),  # the directory x would be the file x
+        saver.reserve("http://h.invalid/x.1/"),  # x.1 is a directory now
+        saver.reserve("http://h.invalid/z/y"),
+        saver.reserve("http://h.invalid/z"),  # z is a directory
     ]
     names = [os.path.relpath(p, tmp_path) for p in paths]
-    assert names == ["h/x", "h/x.1/y", "h/x.1/index.html", "h/z/y", "h/z.1"]
+    assert names == [
+        "h.invalid/x",
+        "h.invalid/x.1/y",
+        "h.invalid/x.1/index.html",
+        "h.invalid/z/y",
+        "h.invalid/z.1",
+    ]
 
 
 def test_prepare_refuses_what_is_not_a_writable_directory(tmp_path: Path) -> None:
@@ -412,8 +418,8 @@ def _response(body: bytes, headers: dict[str, str], status: int = 200) -> reques
         preload_content=False,
         enforce_content_length=False,
     )
-    response.request = requests.Request("GET", "http://h/").prepare()
-    response.url = "http://h/f"
+    response.request = requests.Request("GET", "http://h.invalid/").prepare()
+    response.url = "http://h.invalid/f"
     return response
 
 
@@ -426,10 +432,10 @@ def test_a_short_body_is_caught_without_urllib3s_check(tmp_path: Path) -> None:
     assert os.listdir(tmp_path) == []
     whole = _response(b"abc", {"Content-Length": "3"})
     assert saver.save(whole, str(tmp_path / "f")) == _save.Saved(
-        200, "http://h/f", 3, str(tmp_path / "f")
+        200, "http://h.invalid/f", 3, str(tmp_path / "f")
     )
     head = _response(b"", {"Content-Length": "10"})
-    head.request = requests.Request("HEAD", "http://h/").prepare()
+    head.request = requests.Request("HEAD", "http://h.invalid/").prepare()
     assert saver.save(head, str(tmp_path / "g")).bytes == 0
 
 
@@ -514,7 +520,8 @@ def test_saver_counts_bytes_from_many_threads(tmp_path: Path) -> None:
     saver.prepare()
     threads = [
         threading.Thread(
-            target=saver.save, args=(_response(b"x" * 1000, {}), saver.reserve(f"http://h/{n}"))
+            target=saver.save,
+            args=(_response(b"x" * 1000, {}), saver.reserve(f"http://h.invalid/{n}")),
         )
         for n in range(8)
     ]

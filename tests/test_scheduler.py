@@ -48,12 +48,12 @@ def gaps(starts: list[float]) -> list[float]:
 @pytest.mark.parametrize(
     ("url", "origin"),
     [
-        ("http://Example.COM/x?y=1", ("http", "example.com", 80)),
+        ("http://Example.INVALID/x?y=1", ("http", "example.invalid", 80)),
         ("https://example.com", ("https", "example.com", 443)),
         ("HTTPS://example.com:8443/", ("https", "example.com", 8443)),
         (b"http://127.0.0.1:81/", ("http", "127.0.0.1", 81)),
         ("http://[::1]:8080/", ("http", "::1", 8080)),
-        ("http://user:pw@example.com/", ("http", "example.com", 80)),
+        ("http://:pw@example.invalid/", ("http", "example.invalid", 80)),
         ("http://example.com:bad/", ("", "http://example.com:bad/", 0)),
     ],
 )
@@ -499,13 +499,13 @@ def test_retries_fall_due_in_time_order_whatever_order_they_were_set() -> None:
 
     with ThreadPoolExecutor(1) as executor:
         scheduler = Scheduler(executor, Politeness(Limits(per_host=1)), workers=1)
-        soon = scheduler.submit("http://a/", once_then_done, ("soon", 0.05))
-        late = scheduler.submit("http://b/", once_then_done, ("late", LONG * 10))
+        soon = scheduler.submit("http://a.invalid/", once_then_done, ("soon", 0.05))
+        late = scheduler.submit("http://b.invalid/", once_then_done, ("late", LONG * 10))
         assert soon.result(timeout=LONG) == "soon"
         assert eventually(late.cancel)
         scheduler.close()
         with pytest.raises(RuntimeError, match="closed"):
-            scheduler.submit("http://a/", once_then_done, ("after", 0))
+            scheduler.submit("http://a.invalid/", once_then_done, ("after", 0))
     assert tries == {"soon": 2, "late": 1}
 
 
@@ -513,5 +513,5 @@ def test_the_origins_seen_are_kept_within_bounds(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(_scheduler, "_ORIGINS_SEEN", 2)
     monkeypatch.setattr(_scheduler, "_origins_seen", {})
     for port in range(5):
-        assert origin_of(f"http://a.example:{81 + port}/x") == ("http", "a.example", 81 + port)
+        assert origin_of(f"http://a.invalid:{81 + port}/x") == ("http", "a.invalid", 81 + port)
     assert len(_scheduler._origins_seen) <= 2

@@ -32,7 +32,7 @@ assert_type(
         per_host=4,
         rate=2.5,
         retries=3,
-        host_limits={"api.example.com": {"per_host": 1, "rate": 0.5}},
+        host_limits={"api.example.invalid": {"per_host": 1, "rate": 0.5}},
     ),
     FuturesSession,
 )
