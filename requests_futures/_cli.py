@@ -441,11 +441,12 @@ def _run_fetch(
     stats = Stats(saver, retrying=args.retries > 0)
     progress = _progress(args.progress, total, saver is not None)
     pumping = threading.Thread(target=pump, name="rf-cli-map", daemon=True)
-    with _sigint_blocked():
-        pumping.start()
     stopped = None
     with _CtrlC() as ctrl_c:
         try:
+            # Started once Ctrl-C is ours: from the first request on, it abandons the run.
+            with _sigint_blocked():
+                pumping.start()
             while True:
                 try:
                     record = records.get(timeout=_TICK)

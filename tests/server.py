@@ -111,6 +111,15 @@ class Counters:
         with self.lock:
             return self.lock.wait_for(lambda: self.in_flight >= count, timeout)
 
+    def wait_for_path(self, path: str, timeout: float) -> bool:
+        """Wait until a request for ``path`` has come in; False at ``timeout``.
+
+        Unlike :meth:`wait_in_flight`, not thrown off by a request of an earlier
+        test that leaves after :meth:`reset`.
+        """
+        with self.lock:
+            return self.lock.wait_for(lambda: path in self.paths, timeout)
+
     def hit(self, name: str) -> int:
         """Count one more request naming ``name``; return how many there were."""
         with self.lock:

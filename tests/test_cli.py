@@ -517,12 +517,7 @@ def test_no_url_is_sent_after_ctrl_c(
         pytest.skip("SIGINT is not Python's to handle in this process")
 
     def ctrl_c_once_held() -> None:
-        # Not wait_in_flight(): requests an earlier test held may still be leaving.
-        with server.counters.lock:
-            held = server.counters.lock.wait_for(
-                lambda: "/hold/first" in server.counters.paths, LONG
-            )
-        if held:
+        if server.counters.wait_for_path("/hold/first", LONG):
             _thread.interrupt_main()
 
     earlier = set(threading.enumerate())  # other tests' threads may still be ending

@@ -273,12 +273,20 @@ def test_close_with_a_supplied_executor_waits_for_the_running_request(
 ) -> None:
     with ThreadPoolExecutor(2) as executor:
         session = FuturesSession(executor=executor, per_host=1)
-        running = session.get(server.url + "/delay?ms=200")
+        running = session.get(server.url + "/hold/running")
         waiting = session.get(server.url + "/echo")
-        assert server.counters.wait_in_flight(1, LONG)
-        session.close()
-        assert running.done() and running.result().status_code == 200
-        assert waiting.cancelled()
+        assert server.counters.wait_for_path("/hold/running", LONG)
+        settled = threading.Event()
+        waiting.add_done_callback(lambda _: settled.set())
+        closer = threading.Thread(target=session.close, daemon=True)
+        closer.start()
+        assert settled.wait(LONG) and waiting.cancelled()
+        # close() waits for the running request, which the server still holds.
+        assert closer.is_alive() and not running.done()
+        server.release("running")
+        closer.join(LONG)
+        assert not closer.is_alive()
+        assert running.result(timeout=0).status_code == 200
     assert server.counters.requests == 1
 
 
