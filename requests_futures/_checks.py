@@ -12,7 +12,9 @@ import math
 import numbers
 import threading
 from collections.abc import Mapping
+from concurrent.futures import Executor
 
+from requests import Session
 from urllib3.util import Retry
 from urllib3.util import Timeout as _Urllib3Timeout
 
@@ -30,6 +32,22 @@ def positive_int(value: object, name: str) -> int:
     if value < 1:
         raise ValueError(f"{name} must be at least 1, got {value}")
     return value
+
+
+def check_executor_and_session(executor: object, max_workers: object, session: object) -> None:
+    """Check ``FuturesSession``'s ``executor``, ``max_workers`` and ``session``.
+
+    :raises TypeError, ValueError: for a bad one (``max_workers`` only counts
+        without ``executor``).
+    """
+    if executor is None:
+        positive_int(max_workers, "max_workers")
+    elif not isinstance(executor, Executor):
+        raise TypeError(
+            f"executor must be a concurrent.futures.Executor, got {type(executor).__name__}"
+        )
+    if session is not None and not isinstance(session, Session):
+        raise TypeError(f"session must be a requests.Session, got {type(session).__name__}")
 
 
 def check_callback(callback: object) -> None:

@@ -12,34 +12,35 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Executor, ThreadPoolExecutor, wait
+from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any, cast
 
 from requests import Request, Session
 from urllib3.util import Timeout as _Urllib3Timeout
 
-from . import _environment, _fork, _remote, _shutdown
+from . import _environment, _lifecycle
 from ._adaptive import HostStats
 from ._batch import ItemT, MapResults, map_requests
 from ._chain import DeferringSession, inner_timeout, resolve
-from ._checks import check_callback, check_timeout, politeness, positive_int
+from ._checks import check_callback, check_executor_and_session, check_timeout, politeness
 from ._future import Future, adopt
 from ._handoff import carry_thread_state
+from ._lifecycle import DEFAULT_MAX_WORKERS as _DEFAULT_MAX_WORKERS
 from ._pools import configure_adapters, worker_count
-from ._scheduler import CLOSED, Politeness, Scheduler
 from ._signature import CallCheck
-from ._worker import attempt, run, worker_state
+from ._worker import run, worker_state
 
 if TYPE_CHECKING:  # pragma: no cover
+    import threading
+
     from requests.models import PreparedRequest, Response
     from urllib3.util import Retry
 
-__all__ = ["FuturesSession"]
+    from ._remote import Dumps
+    from ._scheduler import Politeness, Scheduler
 
-#: The size of the session's own thread pool when ``max_workers`` is not given.
-_DEFAULT_MAX_WORKERS = 2
+__all__ = ["FuturesSession"]
 
 BackgroundCallback = Callable[["FuturesSession", "Response"], Any]
 
@@ -131,6 +132,18 @@ class FuturesSession(DeferringSession):
     #: What pickle and copy keep (requests' list, plus the default timeout).
     __attrs__ = [*Session.__attrs__, "timeout", "_polite"]  # noqa: RUF012 - a list, as requests' is
 
+    # Set up by _lifecycle.open_session (for a new session, a copy, a forked child).
+    executor: Executor
+    _owns_executor: bool
+    _lock: threading.Lock
+    _closed: bool
+    _why_closed: str
+    _pending: set[Future[Any]]  # only with a supplied executor
+    _forget: Callable[[Any], None]
+    _dumps: Dumps | None  # for executors whose workers are other processes
+    _polite: Politeness | None
+    _scheduler: Scheduler | None
+
     def __init__(
         self,
         executor: Executor | None = None,
@@ -148,17 +161,10 @@ class FuturesSession(DeferringSession):
     ) -> None:
         super().__init__(*args, **kwargs)
         polite = politeness(per_host, rate, retries, host_limits, adaptive)
-        if executor is None:
-            positive_int(max_workers, "max_workers")
-        elif not isinstance(executor, Executor):
-            raise TypeError(
-                f"executor must be a concurrent.futures.Executor, got {type(executor).__name__}"
-            )
-        if session is not None and not isinstance(session, Session):
-            raise TypeError(f"session must be a requests.Session, got {type(session).__name__}")
+        check_executor_and_session(executor, max_workers, session)
         check_timeout(timeout)
         self.timeout = timeout
-        self._open(executor, max_workers, session, polite)
+        _lifecycle.open_session(self, executor, max_workers, session, polite)
         # Grow any pool smaller than the worker count (requests' default is 10),
         # including a small one mounted on a supplied session.
         configure_adapters(session or self, worker_count(self.executor), adapter_kwargs or {})
@@ -175,77 +181,17 @@ class FuturesSession(DeferringSession):
         # Arguments are checked at the call against what makes it, as it would check them.
         self._check_call = CallCheck(session.request if session is not None else super().request)
 
-    def _open(
-        self,
-        executor: Executor | None,
-        max_workers: int,
-        session: Session | None,
-        polite: Politeness | None,
-    ) -> None:
-        """Set up what runs the requests: for a new session, a copy and an unpickled one."""
-        self._owns_executor = executor is None
-        # No thread starts before the first request: a copy that is never
-        # used (a process-pool or Dask worker's) costs no thread.
-        self.executor: Executor = executor or ThreadPoolExecutor(
-            max_workers=max_workers, thread_name_prefix="requests-futures"
-        )
-        self.session = session  # also finds who makes the calls (resolve)
-        self._lock = threading.Lock()
-        self._closed = False
-        self._why_closed = CLOSED
-        self._pending: set[Future[Any]] = set()  # only with a supplied executor
-        self._forget = self._pending.discard
-        if self._owns_executor:
-            _shutdown.track(self)  # its queued requests are cancelled at exit
-        _fork.track(self)  # a forked child starts afresh
-        # Executors whose workers are other processes get their own submit,
-        # chosen once here so that the thread path pays nothing per request.
-        self._dumps = _remote.serializer_for(self.executor)
-        if self._dumps is not None:
-            self._submit = self._submit_remote  # type: ignore[method-assign]
-        self._polite = polite
-        # A copy gets a fresh scheduler: nothing waiting, no timer thread yet.
-        self._scheduler: Scheduler | None = None
-        if polite is not None:
-            self._scheduler = Scheduler(self.executor, polite, worker_count(self.executor))
-            self._submit = self._submit_scheduled  # type: ignore[method-assign]
-
     def __getstate__(self) -> dict[str, Any]:
         """What :mod:`pickle` and :func:`copy.copy` keep: see the class docstring."""
-        # What requests.Session.__getstate__ does (not in its type stubs).
-        state = {name: getattr(self, name, None) for name in self.__attrs__}
-        state["session"] = self._session
-        state["max_workers"] = worker_count(self.executor) or _DEFAULT_MAX_WORKERS
-        return state
+        return _lifecycle.state_of(self)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """A copy or an unpickled session: open, with its own executor."""
-        state = dict(state)
-        session = state.pop("session", None)
-        max_workers = state.pop("max_workers", _DEFAULT_MAX_WORKERS)
-        # What requests.Session.__setstate__ does (not in its type stubs).
-        for name, value in state.items():
-            setattr(self, name, value)
-        self.timeout = state.get("timeout")
-        self._open(None, max_workers, session, state.get("_polite"))
+        _lifecycle.restore(self, state)
 
-    def _after_fork(self) -> None:
-        """In a child made by ``os.fork()``: none of the parent's work or sockets.
-
-        A session that owns its executor gets a new one; one with a supplied
-        executor, whose workers stayed in the parent, refuses every call.
-        """
-        _fork.drop_pools(self)
-        if self._session is not None:
-            _fork.drop_pools(self._session)
-        if self._closed:
-            return
-        supplied = None if self._owns_executor else self.executor
-        workers = worker_count(self.executor) or _DEFAULT_MAX_WORKERS
-        self._open(supplied, workers, self._session, self._polite)
-        if supplied is not None:
-            self._mark_closed()
-            self._why_closed = _fork.FORKED
+    # For the fork and exit hooks (_fork, _shutdown) as well as for close().
+    _after_fork = _lifecycle.after_fork
+    _mark_closed = _lifecycle.mark_closed
 
     def host_stats(self) -> dict[str, HostStats]:
         """What the scheduler knows of each origin it has served: a snapshot.
@@ -261,26 +207,12 @@ class FuturesSession(DeferringSession):
 
         .. versionadded:: 2.0
         """
-        if self._scheduler is None:
-            return {}
-        return self._scheduler.host_stats()
+        return {} if self._scheduler is None else self._scheduler.host_stats()
 
     def _ensure_open(self) -> None:
         """:raises RuntimeError: if the session is closed."""
         if self._closed:
             raise RuntimeError(self._why_closed)
-
-    def _mark_closed(self) -> list[Future[Any]]:
-        """Refuse new requests from now on; cancel those the scheduler holds.
-
-        Returns the futures of requests in the executor that are tracked here.
-        """
-        with self._lock:
-            self._closed = True
-            pending = list(self._pending)
-        if self._scheduler is not None:
-            pending += self._scheduler.close()
-        return pending
 
     def _submit(
         self,
@@ -290,41 +222,6 @@ class FuturesSession(DeferringSession):
         kwargs: dict[str, Any],
     ) -> Future[Any]:
         return self._enqueue(run, self, self._target, verb, callback, args, kwargs)
-
-    def _submit_remote(
-        self,
-        verb: str,
-        callback: BackgroundCallback | None,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-    ) -> Future[Any]:
-        """``_submit`` for a process pool or Dask: check and pickle, then submit."""
-        self._ensure_open()
-        assert self._dumps is not None
-        task = _remote.prepare(self, self._dumps, verb, callback, args, kwargs)
-        return self._enqueue(_remote.run, *task)
-
-    def _submit_scheduled(
-        self,
-        verb: str,
-        callback: BackgroundCallback | None,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-    ) -> Future[Any]:
-        """``_submit`` when limits or retries are set: the scheduler decides when."""
-        assert self._scheduler is not None
-        self._ensure_open()
-        if verb == "send":
-            url = args[0].url
-        elif len(args) > 1:  # request(method, url, ...)
-            url = args[1]
-        else:
-            url = kwargs.get("url")
-        if self._dumps is None:
-            task = (self, self._target, verb, callback, args, kwargs)
-            return self._scheduler.submit(url, attempt, task)
-        prepared = _remote.prepare(self, self._dumps, verb, callback, args, kwargs)
-        return self._scheduler.submit(url, _remote.attempt, prepared)
 
     def _enqueue(self, fn: Callable[..., Any], *task: Any) -> Future[Any]:
         """Submit ``fn(*task)`` unless closed; track the future for close()."""
@@ -363,8 +260,7 @@ class FuturesSession(DeferringSession):
         self._check_call(args, kwargs)
         # ``timeout`` is request()'s ninth parameter, after method and url.
         timeout = self.timeout
-        if timeout is None and self._inner:
-            timeout = inner_timeout(self._inner)
+        timeout = inner_timeout(self._inner) if timeout is None and self._inner else timeout
         if timeout is not None and "timeout" not in kwargs and len(args) < 9:
             kwargs["timeout"] = timeout
         return self._submit("request", background_callback, args, kwargs)
@@ -407,8 +303,7 @@ class FuturesSession(DeferringSession):
         if background_callback is not None:
             check_callback(background_callback)
         timeout = self.timeout
-        if timeout is None and self._inner:
-            timeout = inner_timeout(self._inner)
+        timeout = inner_timeout(self._inner) if timeout is None and self._inner else timeout
         if timeout is not None:
             kwargs.setdefault("timeout", timeout)
         request = carry_thread_state(request)
@@ -513,27 +408,7 @@ class FuturesSession(DeferringSession):
         Called from a hook or ``background_callback`` of this session, it
         does not wait (it cannot wait for the request it is part of).
         """
-        # Called from a hook or callback of one of our own requests, or from a
-        # future's done-callback (run by the worker once _run has returned),
-        # this very thread is one the executor would wait for: never ending.
-        inside = getattr(
-            worker_state, "running_for", None
-        ) is self or threading.current_thread() in getattr(self.executor, "_threads", ())
-        pending = self._mark_closed()
         try:
-            for future in pending:
-                future.cancel()
-            if self._owns_executor:
-                # Cancelled here rather than by shutdown(cancel_futures=True), which
-                # would leave them where concurrent.futures.wait() never sees them.
-                _shutdown.cancel_queued(self.executor)
-                self.executor.shutdown(wait=not inside, cancel_futures=True)
-            elif not inside:
-                wait([f for f in pending if not f.cancelled()])
-            if self._scheduler is not None and not inside:
-                self._scheduler.join()
+            _lifecycle.close_session(self)
         finally:
-            # Whatever happened above, the connections are released.
-            if self._owns_executor:
-                _shutdown.untrack(self)
-            super().close()
+            super().close()  # whatever happened there, the connections are released
