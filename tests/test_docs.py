@@ -169,9 +169,9 @@ def _cli_reference() -> ModuleType:
 
 
 def test_cli_reference_names_every_option_of_every_command() -> None:
-    from requests_futures._cli import _build_parser
+    from requests_futures._arguments import build_parser
 
-    parser = _build_parser()
+    parser = build_parser()
     text = "\n".join(_cli_reference().reference(parser))
     commands = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     assert commands, "the parser has no sub-commands"

@@ -2,7 +2,7 @@
 
 ::
 
-    .. cli-reference:: requests_futures._cli:_build_parser
+    .. cli-reference:: requests_futures._arguments:build_parser
 
 imports the module, calls the function for the parser and writes, for the
 program and then for each sub-command: the usage line, the description, every
