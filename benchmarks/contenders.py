@@ -804,6 +804,91 @@ def _threadpool_save(job: Job) -> None:
     _check_files(job)
 
 
+# --- scenario I: adaptive per-host concurrency --------------------------------------------
+
+#: I: the per-host ceiling the adaptive session is given, and the workers of
+#: every contender (a user who does not know the host's capacity).
+CEILING = 16
+#: I: the fixed ``per_host`` values measured against it.
+FIXED_PER_HOST = (3, 4, 8, 16)
+#: I: requests-ratelimiter's rate: a round guess at a host one does not know.
+GUESSED_RATE = 50
+#: I: every client retries an overload answer up to this many times.
+CAPACITY_RETRIES = 5
+
+
+def _capacity_run(job: Job, submit: Callable[[str], Any]) -> None:
+    """``job.n`` GETs of ``job.url``; ``failed``: those still ``429`` after the retries."""
+    failed = 0
+    check = job.tally.check
+    for future in [submit(url) for url in job.urls()]:
+        response = future.result(timeout=RUN_TIMEOUT)
+        if response.status_code == 429:
+            failed += 1
+            job.tally.responses += 1
+        else:
+            check(response.status_code, len(response.content), job.size)
+    job.extra["failed"] = failed
+
+
+def _capacity_futures(job: Job, **settings: Any) -> None:
+    session = _ours()(max_workers=CEILING, retries=CAPACITY_RETRIES, **settings)
+    _capacity_run(job, session.get)
+    (stats,) = session.host_stats().values()
+    job.extra["limit"] = stats.limit
+    session.close()
+
+
+@contender("futures-adaptive", f"FuturesSession, per_host={CEILING}, adaptive=True")
+def _adaptive_futures(job: Job) -> None:
+    _capacity_futures(job, per_host=CEILING, adaptive=True)
+
+
+def _register_fixed(per_host: int) -> None:
+    @contender(f"futures-per-host-{per_host}", f"FuturesSession, per_host={per_host}")
+    def run(job: Job) -> None:
+        _capacity_futures(job, per_host=per_host)
+
+
+for _per_host in FIXED_PER_HOST:
+    _register_fixed(_per_host)
+
+
+def _capacity_retry() -> Any:
+    from urllib3.util import Retry
+
+    return Retry(**{**BULK_RETRY, "total": CAPACITY_RETRIES})
+
+
+def _capacity_threads(job: Job, session: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(CEILING) as pool:
+        _capacity_run(job, lambda url: pool.submit(session.get, url))
+    session.close()
+
+
+@contender("retry-capacity", f"urllib3 Retry on the adapter + {CEILING} threads")
+def _capacity_retry_adapter(job: Job) -> None:
+    _capacity_threads(job, _retrying_session(job, _capacity_retry()))
+
+
+@contender(
+    "ratelimiter-capacity",
+    f"requests-ratelimiter at {GUESSED_RATE}/s + Retry + {CEILING} threads",
+    peer="ratelimiter",
+)
+def _capacity_ratelimiter(job: Job) -> None:
+    from requests_ratelimiter import LimiterAdapter
+
+    session = _requests_session(CEILING)
+    adapter = LimiterAdapter(
+        per_second=GUESSED_RATE, max_retries=_capacity_retry(), pool_maxsize=CEILING
+    )
+    session.mount("http://", adapter)
+    _capacity_threads(job, session)
+
+
 # --- the process entry point --------------------------------------------------------------
 
 

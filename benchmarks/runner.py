@@ -79,6 +79,9 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(10)
+        finally:
+            assert self.process.stdout is not None
+            self.process.stdout.close()
 
 
 @contextmanager
@@ -230,6 +233,9 @@ def run_contender(
     measures["served"] = stats["requests"]
     measures["refused"] = stats["refused"]
     measures["early"] = stats["early"]
+    measures["busiest"] = stats["busiest"]
+    measures["refused_share"] = stats["refused"] / stats["requests"] if stats["requests"] else 0.0
+    measures["p95_ms"] = stats["held_p95_us"] / 1000
     if measures["bad"] or measures["responses"] != n:
         raise RuntimeError(f"{measures['responses']} of {n} responses; bad: {measures['bad']}")
     return measures
@@ -314,6 +320,11 @@ _EXTRA = {
     "asleep": "asleep",
     "429s": "refused",
     "early": "early",
+    "429 share": "refused_share",
+    "failed": "failed",
+    "most in flight": "busiest",
+    "final limit": "limit",
+    "p95": "p95_ms",
 }
 
 
@@ -335,6 +346,11 @@ _FORMATS = {
     "asleep": "{:.1f} s",
     "429s": "{:,.0f}",
     "early": "{:,.0f}",
+    "429 share": "{:.1%}",
+    "failed": "{:,.0f}",
+    "most in flight": "{:,.0f}",
+    "final limit": "{:,.0f}",
+    "p95": "{:,.0f} ms",
 }
 
 

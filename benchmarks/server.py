@@ -10,7 +10,13 @@ thousands of idle keep-alive connections at no cost, and answers:
   arrives less than 0.9 / R s after the last request this route served on
   this port (a server enforcing R requests a second);
 - ``GET /storm?id=I&every=K``: ``ok``, but ``429`` with ``Retry-After: 1``
-  to the first request for every ``I`` divisible by K.
+  to the first request for every ``I`` divisible by K;
+- ``GET /capacity?cap=K&ms=N&cores=J``: a host of limited means.  With K
+  requests of this route already in the port's hands it answers ``429`` at
+  once (no ``Retry-After``); otherwise ``ok`` after N ms, or with ``cores``
+  after N ms x ceil(in hand / J), itself included (a host that queues).
+  ``cap`` and ``cores`` are optional and read per request, so a client
+  changes them mid-run by changing the URL (a host that recovers).
 
 It listens on :data:`ORIGINS` main ports, which answer alike: each port is an
 origin of its own (scheme, host and port) for clients that limit or pause per
@@ -19,7 +25,10 @@ origin.  Each port keeps its own ``/limited`` and ``/storm`` state.
 A further port, the *control* port, answers ``GET /stats`` with a JSON object
 (``connections`` accepted, ``requests`` served, ``open`` and ``max_open``
 connections, ``refused``: 429s sent, ``early``: requests that arrived on a
-port more than :data:`GRACE` s into a ``Retry-After`` pause it had asked for)
+port more than :data:`GRACE` s into a ``Retry-After`` pause it had asked for,
+``busiest``: the most ``/capacity`` requests one port held at once,
+``held_p95_us``: the 95th percentile of how long it held the ``/capacity``
+requests it answered ``ok``, in microseconds)
 and ``GET /reset``, which zeroes those counters and the ports' state.
 Keeping the control traffic off the main ports keeps the counts exact.
 
@@ -64,8 +73,12 @@ class Stats:
         self.refused = 0
         self.early = 0
         self.max_open = getattr(self, "open", 0)
+        self.busiest = 0
+        self.held: list[float] = []  # /capacity: seconds each ok answer was held
 
     def as_dict(self) -> dict[str, int]:
+        held = sorted(self.held)
+        p95 = held[math.ceil(0.95 * len(held)) - 1] if held else 0.0
         return {
             "connections": self.connections,
             "requests": self.requests,
@@ -73,6 +86,8 @@ class Stats:
             "max_open": self.max_open,
             "refused": self.refused,
             "early": self.early,
+            "busiest": self.busiest,
+            "held_p95_us": round(p95 * 1e6),
         }
 
 
@@ -227,10 +242,13 @@ def benchmark_route(method: str, target: str) -> Answer:
 
 
 class Origin:
-    """One main port: its ``/limited`` and ``/storm`` state, and its pauses."""
+    """One main port: its ``/limited``, ``/storm`` and ``/capacity`` state, and its pauses."""
 
     def __init__(self, stats: Stats) -> None:
         self.stats = stats
+        # /capacity requests held now: a live count, which a reset leaves alone
+        # (a stopped run's requests still end, and each one's end counts down).
+        self.in_hand = 0
         self.reset()
 
     def reset(self) -> None:
@@ -260,9 +278,32 @@ class Origin:
                     self.refused_ids.add(id_)
                     return self._refuse(now, 1)
                 return Answer("200 OK", b"ok")
+            if split.path == "/capacity":
+                return self._capacity(query)
         except (KeyError, ValueError, ZeroDivisionError):
             return Answer("400 Bad Request", b"missing or bad parameter")
         return benchmark_route(method, target)
+
+    def _capacity(self, query: dict[str, str]) -> Answer:
+        cap = int(query["cap"]) if "cap" in query else None
+        cores = int(query["cores"]) if "cores" in query else None
+        delay = int(query.get("ms", "0")) / 1000
+        if (cap is not None and cap < 1) or (cores is not None and cores < 1) or delay < 0:
+            return Answer("400 Bad Request", b"cap and cores must be 1 or more, ms 0 or more")
+        if cap is not None and self.in_hand >= cap:
+            self.stats.refused += 1
+            return Answer("429 Too Many Requests", b"busy")
+        self.in_hand += 1
+        stats = self.stats
+        stats.busiest = max(stats.busiest, self.in_hand)
+        if cores is not None:
+            delay *= math.ceil(self.in_hand / cores)
+        stats.held.append(delay)
+        asyncio.get_running_loop().call_later(delay, self._release)
+        return Answer("200 OK", b"ok", delay)
+
+    def _release(self) -> None:
+        self.in_hand -= 1
 
     def _refuse(self, now: float, seconds: int) -> Answer:
         self.stats.refused += 1

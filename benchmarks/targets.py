@@ -2,13 +2,16 @@
 
 Every comparison is between contenders measured in the same run (and, but
 for target 4's reference to scenario B, in the same scenario).  Targets 1-7
-are the benchmark issue's; G1-G3 are issue 11's (polite scheduling).
+are the benchmark issue's; G1-G3 are issue 11's (polite scheduling); I1-I3
+are issue 15's (adaptive per-host concurrency).
 """
 
 from __future__ import annotations
 
 import statistics
 from typing import Any
+
+from .contenders import FIXED_PER_HOST
 
 #: Requests-based peers target 3 compares against.
 REQUESTS_PEERS = ("threadpool", "rf110", "grequests")
@@ -106,6 +109,84 @@ def _never_asleep(report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+#: Scenario I's contenders: ours adaptive, and ours with a fixed per_host.
+ADAPTIVE = "futures-adaptive"
+FIXED = tuple(f"futures-per-host-{n}" for n in FIXED_PER_HOST)
+
+
+def _worst(report: dict[str, Any], key: str, contender: str, field: str) -> float | None:
+    result = _result(report, key, contender)
+    return None if result is None else float(max(r[field] for r in result["runs"]))
+
+
+def _verdict(
+    name: str, parts: list[tuple[str, float, float, bool]], detail: str
+) -> dict[str, Any]:
+    """``parts``: (what, measured, goal, whether it is met), all measured."""
+    return {
+        "name": name,
+        "status": "met" if all(met for *_, met in parts) else "missed",
+        "detail": detail,
+        "parts": [{"what": w, "value": v, "goal": g} for w, v, g, _ in parts],
+    }
+
+
+def _not_measured(name: str) -> dict[str, Any]:
+    return {"name": name, "status": "n/a", "detail": "not measured in this run", "parts": []}
+
+
+def _few_overloads(report: dict[str, Any]) -> dict[str, Any]:
+    """I1: under 10% of the server's answers 429, none failed, in every run of ours."""
+    name = "I1 adaptive finds a hard capacity (under 10% 429s, none failed)"
+    share = _worst(report, "I1", ADAPTIVE, "refused_share")
+    failed = _worst(report, "I1", ADAPTIVE, "failed")
+    if share is None or failed is None:
+        return _not_measured(name)
+    median = _median(report, "I1", ADAPTIVE, "refused_share")
+    detail = (
+        f"ours {share:.1%} of answers 429 in its worst run, median {median:.1%} (goal under "
+        f"10%), {failed:.0f} failed (goal 0)"
+    )
+    fixed = _median(report, "I1", "futures-per-host-16", "refused_share")
+    if fixed is not None:
+        detail += f"; fixed per_host=16: {fixed:.1%} 429"
+    return _verdict(
+        name,
+        [
+            ("worst 429 share, ours", share, 0.10, share < 0.10),
+            ("most failed requests, ours", failed, 0.0, failed == 0),
+        ],
+        detail,
+    )
+
+
+def _follows_queueing(report: dict[str, Any]) -> dict[str, Any]:
+    """I2: >= 0.9x the best fixed per_host's throughput, p95 below fixed 16's."""
+    name = "I2 adaptive follows a queueing host (>= 0.9x best fixed, p95 below fixed 16)"
+    rates = {f: rate for f in FIXED if (rate := _rate(report, "I2", f)) is not None}
+    ours = _rate(report, "I2", ADAPTIVE)
+    p95 = _median(report, "I2", ADAPTIVE, "p95_ms")
+    theirs = _median(report, "I2", "futures-per-host-16", "p95_ms")
+    if ours is None or p95 is None or theirs is None or not rates:
+        return _not_measured(name)
+    best = max(rates, key=rates.__getitem__)
+    share = ours / rates[best]
+    detail = (
+        f"ours / best fixed ({best}) {share:.2f}x (goal 0.90x); p95 ours {p95:.0f} ms, "
+        f"fixed per_host=16 {theirs:.0f} ms (goal: lower)"
+    )
+    if len(rates) < len(FIXED):
+        detail += "; some fixed limits not measured"
+    return _verdict(
+        name,
+        [
+            (f"throughput, ours / {best}", share, 0.9, share >= 0.9),
+            ("p95 ms, ours (goal: below fixed 16's)", p95, theirs, p95 < theirs),
+        ],
+        detail,
+    )
+
+
 def evaluate(report: dict[str, Any]) -> list[dict[str, Any]]:
     """Each target: met / missed / n/a, with the measured ratios."""
     c1_rate = _rate(report, "B-C1", "futures")
@@ -199,6 +280,18 @@ def evaluate(report: dict[str, Any]) -> list[dict[str, Any]]:
                     _ratio(report, "G3", "futures-polite-all", "futures-polite-off"),
                     0.95,
                 ),
+            ],
+        ),
+        _few_overloads(report),
+        _follows_queueing(report),
+        _target(
+            "I3 adapting costs nothing (healthy host)",
+            [
+                (
+                    "adaptive / fixed per_host=16",
+                    _ratio(report, "I3", ADAPTIVE, "futures-per-host-16"),
+                    0.95,
+                )
             ],
         ),
     ]

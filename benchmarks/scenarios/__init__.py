@@ -54,7 +54,11 @@ class Scenario:
     #: scenario G: host B time (G1: until host B's requests are done),
     #: asleep (seconds threads other than the main one spent in time.sleep),
     #: 429s (answered by the server), early (requests the server received
-    #: during a Retry-After pause it had asked for, see benchmarks/server.py).
+    #: during a Retry-After pause it had asked for, see benchmarks/server.py);
+    #: and from scenario I (the server's ``/capacity`` route): 429 share (of
+    #: the server's answers), failed (still 429 after the retries), most in
+    #: flight (at the server), final limit (ours: the origin's limit at the
+    #: end), p95 (of the time the server held the requests it served).
     columns: tuple[str, ...] = ("time", "req/s", "ratio", "connections")
     #: The measure ``ratio`` compares: the baseline's over each contender's.
     ratio_of: str = "elapsed"
