@@ -37,7 +37,7 @@ from urllib3.util import Retry
 from ._chain import DeferringSession
 
 if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from requests import Response
 
@@ -62,13 +62,22 @@ def run(
     ``target`` is the session that makes the call, as
     :func:`~requests_futures._chain.resolve` found it (None: ``owner`` itself).
     """
-    outer = getattr(worker_state, "running_for", None)
-    # Lets owner.close(), called from a hook or the callback, skip waiting
-    # for the request this thread is in the middle of.
-    worker_state.running_for = owner
-    try:
+    with _running_for(owner):
         response = _call(owner, target, verb, args, kwargs)
         return response if callback is None else _finish(owner, callback, response)
+
+
+@contextlib.contextmanager
+def _running_for(owner: DeferringSession) -> Iterator[None]:
+    """Mark this thread as running a request for ``owner`` until the block ends.
+
+    Lets ``owner.close()``, called from a hook or the callback, skip waiting
+    for the request this thread is in the middle of.
+    """
+    outer = getattr(worker_state, "running_for", None)
+    worker_state.running_for = owner
+    try:
+        yield
     finally:
         worker_state.running_for = outer
 
@@ -136,9 +145,7 @@ def attempt(
     methods, as it would mounted on the adapter.  ``background_callback``
     runs on the final result only.  An error that is final is raised.
     """
-    outer = getattr(worker_state, "running_for", None)
-    worker_state.running_for = owner
-    try:
+    with _running_for(owner):
         try:
             response = _call(owner, target, verb, args, kwargs)
         except (ConnectionError, Timeout) as exc:
@@ -153,8 +160,6 @@ def attempt(
                 return again._replace(pause=pause, overload=overload)
         result = response if callback is None else _finish(owner, callback, response)
         return Outcome(result, pause=pause, overload=overload)
-    finally:
-        worker_state.running_for = outer
 
 
 class _Answer:
