@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from benchmarks import runner
+from benchmarks.adaptive_trace import Sample, recovery
 from benchmarks.server import Origin, Stats
 from benchmarks.targets import evaluate
 
@@ -156,3 +157,11 @@ def test_scenario_i1_runs(tmp_path: Path) -> None:
     assert (fixed["refused"], fixed["limit"]) == (0, 3)
     assert 1 <= results["futures-adaptive"]["runs"][0]["limit"] <= 16
     assert _targets(report)["I1"]["status"] in ("met", "missed")
+
+
+def test_trace_counts_the_answers_recovery_took() -> None:
+    samples = [Sample(0.5, 3, 3, 100), Sample(1.0, 3, 3, 120), Sample(1.5, 9, 9, 160)]
+    assert recovery(samples, 0.8) == (
+        "recovery: the limit reached 8 0.70 s and 40 answers after the host recovered"
+    )
+    assert recovery(samples[:2], 0.8) == "recovery: the limit never reached 8"
