@@ -13,7 +13,7 @@ OURS = "futures"
 
 
 def _value(scenario: dict[str, Any], runs: list[dict[str, Any]]) -> tuple[float, str]:
-    """What a bar shows: req/s, MB/s, MiB above baseline, or seconds asleep."""
+    """What a bar shows: req/s, MB/s, MiB above baseline, seconds asleep or 429 share."""
     elapsed = statistics.median(r["elapsed"] for r in runs)
     key = scenario["key"]
     if key.startswith("E"):
@@ -24,6 +24,9 @@ def _value(scenario: dict[str, Any], runs: list[dict[str, Any]]) -> tuple[float,
     if key == "G2":
         asleep = statistics.median(r["asleep"] for r in runs)
         return asleep, "worker-seconds in time.sleep (lower is better)"
+    if key == "I1":
+        share = statistics.median(r["refused_share"] for r in runs)
+        return 100 * share, "% of the server's answers 429 (lower is better)"
     if key == "G1":
         host_b = scenario["n"] - scenario["n"] // HOL_SHARE
         return host_b / statistics.median(r["b_elapsed"] for r in runs), "host B requests/s"
