@@ -11,18 +11,22 @@ constant work per answer)::
 
 The algorithm (docs/guide/adaptive.rst):
 
-- **Start** at ``min(2, N)`` and, until the first sign of trouble, grow by one
-  per good answer (TCP's slow start: the limit doubles every round trip).
+- **Start** at ``min(2, N)`` and grow by one per good answer (TCP's slow
+  start: the limit doubles every round trip) until the first answer slower
+  than ``1.25 x minimum + 4 ms`` (the origin began to queue) or the first
+  cut; from then on, one step per round trip.
 - **Overload** (429, 503, a refused or reset connection, a timeout): halve the
   number in flight (at least 1) and remember it as the level where the origin
   pushed back.  Answers of requests that were already in flight then do not
   cut again: one cut per round trip.
 - **Latency**: the smoothed response time of the origin is compared with its
-  recent minimum; once it climbs above the bound ``1.25 x minimum + 4 ms``,
-  the origin is queueing our requests: the limit is scaled by
-  ``bound / smoothed`` (at least one step down; at least halved when this
-  ends slow start, which overshoots) and that level remembered, as for an
-  overload.
+  recent minimum; once it climbs above the bound ``2 x minimum + 4 ms``, the
+  origin is queueing more than a round trip's worth of our requests: the
+  limit is scaled by ``bound / smoothed`` (at least one step down) and that
+  level remembered, as for an overload.  Below the bound a little queueing
+  is welcome: it keeps the origin busy while the client turns an answer into
+  the next request.  After a cut the smoothed time starts again from the
+  minimum, so one slow answer (a client that stalled) does not cut again.
 - **Growth** below the remembered level: one step per round trip of good
   answers (a slow answer, above that latency bound, is not a good one).
   The step *to* that level (a probe) waits for 8 round trips; a slow answer
@@ -48,8 +52,10 @@ PROBE_ROUND_TRIPS = 8
 #: Round trips of good answers at or above it before that level is forgotten.
 CONFIRM_ROUND_TRIPS = 4
 #: The smoothed latency may reach ``TOLERANCE x minimum + SLACK`` seconds.
-TOLERANCE = 1.25
+TOLERANCE = 2.0
 SLACK = 0.004
+#: Slow start ends at the first answer slower than ``SLOW_START_TOLERANCE x minimum + SLACK``.
+SLOW_START_TOLERANCE = 1.25
 #: Weight of a new answer in the smoothed latency.
 SMOOTHING = 1 / 8
 #: Good answers after which the oldest half of the minimum's history is dropped.
@@ -102,6 +108,7 @@ class Meter:
         "_base_samples",
         "_cut_at",
         "_good",
+        "_slow_start",
         "_step_at",
         "adaptive",
         "ceiling",
@@ -126,6 +133,7 @@ class Meter:
         self._cut_at = float("-inf")  # requests sent before this do not cut again
         self._good = 0  # good answers toward the next step
         self._step_at = float("-inf")  # when the limit last stepped up
+        self._slow_start = True  # one step per good answer, not per round trip
 
     @property
     def min_latency(self) -> float | None:
@@ -164,15 +172,16 @@ class Meter:
     ) -> None:
         limit = self.limit
         assert limit is not None and self.ceiling is not None
-        allowed = TOLERANCE * min(self._base, self._base_next) + SLACK
+        base = min(self._base, self._base_next)
+        allowed = TOLERANCE * base + SLACK
         level = self.level
         if smoothed > allowed and took > allowed and limit > 1:
             used = min(limit, in_flight)
-            # As many as would answer within the bound, were latency proportional to
-            # load; out of slow start, which overshoots by up to twice, at least halved.
-            fewer = min(used - 1, int(used * allowed / smoothed))
-            self._cut(now, used, fewer if level is not None else min(fewer, used // 2))
+            # As many as would answer within the bound, were latency proportional to load.
+            self._cut(now, used, min(used - 1, int(used * allowed / smoothed)))
             return
+        if took > SLOW_START_TOLERANCE * base + SLACK:
+            self._slow_start = False  # the origin began to queue: from here, step by step
         probing = level is not None and limit >= level
         if took > allowed:
             if probing and sent_at >= self._step_at:
@@ -184,15 +193,17 @@ class Meter:
             self._good += 1
             if self._good >= CONFIRM_ROUND_TRIPS * limit:
                 self.level = None  # the origin takes more now: back to slow start
+                self._slow_start = True
                 self._good = 0
             return
         if limit >= self.ceiling:
             return
-        if level is None:
+        if self._slow_start:
             self.limit = limit + 1
             return
         self._good += 1
-        if self._good >= limit * (PROBE_ROUND_TRIPS if limit + 1 >= level else 1):
+        probe = level is not None and limit + 1 >= level
+        if self._good >= limit * (PROBE_ROUND_TRIPS if probe else 1):
             self.limit = limit + 1
             self._good = 0
             self._step_at = now
@@ -202,7 +213,10 @@ class Meter:
         self.limit = max(1, min(limit, self.limit or 1))
         self._cut_at = now
         self._good = 0
-        self.latency = None
+        self._slow_start = False
+        # Restarted from the floor, the smoothed latency needs a run of slow answers
+        # (about a round trip) to cut again, not the first one after this cut.
+        self.latency = self.min_latency
 
     def stats(self, limit: int | None, in_flight: int) -> HostStats:
         """A snapshot, for ``FuturesSession.host_stats()``."""

@@ -268,26 +268,50 @@ def test_a_slow_answer_to_a_probe_steps_back() -> None:
     clock.answer(overload=True)
     clock.answers(2 + 3 * PROBE_ROUND_TRIPS)
     assert meter.limit == 4
-    meter.answered(clock.now - 0.001, clock.now + 0.03, 4, False)  # sent before the step
+    meter.answered(clock.now - 0.001, clock.now + 0.05, 4, False)  # sent before the step
     assert meter.limit == 4
-    clock.answer(took=0.03)  # over 1.25 x 20 ms + 4 ms: slow
+    clock.answer(took=0.05)  # over 2 x 20 ms + 4 ms: slow
     assert (meter.limit, meter.level) == (3, 4)
 
 
-def test_latency_climbing_with_the_limit_scales_it_down() -> None:
+def test_latency_ends_slow_start_then_scales_the_limit_down() -> None:
     meter = Meter(ceiling=16, adaptive=True)
     clock = Clock(meter)
     clock.answers(10)
     assert meter.limit == 12
-    clock.answers(2, took=0.08)  # 4x the quickest answer: the smoothed one over the bound
+    clock.answer(took=0.03)  # over 1.25 x 20 ms + 4 ms: the host began to queue
+    assert (meter.limit, meter.level) == (12, None)  # no cut: the end of slow start
+    clock.answers(10)
+    assert meter.limit == 12  # one step per round trip now
+    clock.answer()
+    assert meter.limit == 13
+    clock.answers(3, took=0.08)  # 4x the quickest answer: no growth, the smoothed one climbs
+    assert (meter.limit, meter.level) == (13, None)
+    clock.answer(took=0.08)  # the smoothed one is over 2 x 20 ms + 4 ms now
+    assert (meter.limit, meter.level) == (12, 13)
+    clock.answer(took=0.08)  # one slow answer after a cut is not enough for another
+    assert meter.limit == 12
+    clock.answer(took=0.5)  # far over the bound: scaled down in one cut
     assert meter.level == 12
-    assert meter.limit == 6  # ends slow start: at least halved
-    clock.answer(took=0.08)  # sent after the cut, as slow
-    assert meter.level == 6
-    assert meter.limit is not None and meter.limit < 6
+    assert meter.limit is not None and meter.limit <= 8
     one = Meter(ceiling=1, adaptive=True)
     Clock(one).answers(5, took=1.0)
     assert one.limit == 1  # nothing below 1
+
+
+def test_a_stall_of_the_client_costs_one_step() -> None:
+    """Every answer in flight late at once (the client stalled): one small cut, not a halving."""
+    meter = Meter(ceiling=16, adaptive=True)
+    clock = Clock(meter)
+    clock.answers(20)
+    assert meter.limit == 16
+    sent = clock.now
+    for n in range(16):
+        clock.now = sent + 0.08 + n * 0.001
+        meter.answered(sent, clock.now, 16, False)  # all sent before the first cut
+    assert (meter.limit, meter.level) == (15, 16)
+    clock.answers(15 * PROBE_ROUND_TRIPS + 16 * CONFIRM_ROUND_TRIPS)
+    assert (meter.limit, meter.level) == (16, None)
 
 
 def test_the_minimum_latency_follows_the_host() -> None:
