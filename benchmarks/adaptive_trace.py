@@ -12,8 +12,8 @@ reads ``session.host_stats()`` every :data:`EVERY` seconds:
 
 Every phase's requests take the same 10 ms alone: the latency rule compares
 an answer's time with the origin's recent minimum, and a kind of request
-twice as slow as the last phase's would read as queueing until that minimum
-ages out (see docs/guide/adaptive.rst).
+more than twice as slow as the last phase's would read as queueing until that
+minimum ages out (see docs/guide/adaptive.rst).
 
 It prints each phase's 429 share, throughput and p95 (of the time the server
 held its requests), then how many answers after the recovery the limit took
