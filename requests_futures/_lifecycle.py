@@ -60,7 +60,9 @@ def open_session(
     # A copy gets a fresh scheduler: nothing waiting, no timer thread yet.
     session._scheduler = None
     if polite is not None:
-        session._scheduler = Scheduler(session.executor, polite, worker_count(session.executor))
+        workers = worker_count(session.executor)
+        chain = session._owns_executor  # its workers serve this session alone
+        session._scheduler = Scheduler(session.executor, polite, workers, chain)
     if polite is not None or session._dumps is not None:
         # Chosen once here, so that the plain thread path pays nothing per request.
         session._submit = MethodType(submit_elsewhere, session)  # type: ignore[method-assign]

@@ -10,9 +10,10 @@ thread, so the workers only run requests that can run now::
     future = scheduler.submit(url, fn, task)  # fn(retry, *task) -> Outcome
 
 Dispatch happens in whichever thread adds or frees work: the submitting
-thread, the done-callback of an attempt, or the one timer thread that wakes up
-when a delay runs out.  No lock of this module is held while a callback of
-someone else's future can run.
+thread, the worker whose attempt ended (on the session's own thread pool it
+runs the next request itself; elsewhere, the attempt's done-callback), or the
+one timer thread that wakes up when a delay runs out.  No lock of this module
+is held while a callback of someone else's future can run.
 """
 
 from __future__ import annotations
@@ -208,10 +209,16 @@ class Scheduler:
     :param workers: the executor's worker count, if known: never more
         attempts are in the executor than it has workers, so each starts as
         soon as it is dispatched and none waits there behind a blocked origin.
+    :param chain: the executor is a thread pool of the session's own: a worker
+        whose attempt ended goes on with the next request that may start,
+        without handing it back to the executor.
     """
 
-    def __init__(self, executor: Executor, politeness: Politeness, workers: int | None) -> None:
+    def __init__(
+        self, executor: Executor, politeness: Politeness, workers: int | None, chain: bool = False
+    ) -> None:
         self._executor = executor
+        self._chain = chain
         self._politeness = politeness
         self._cap = workers
         self._lock = threading.Lock()
@@ -250,7 +257,7 @@ class Scheduler:
             if not origin.active:
                 origin.active = True
                 self._turns.append(origin)
-            sent = self._dispatch(monotonic())
+            sent, _ = self._dispatch(monotonic())
         self._watch(sent)
         return future
 
@@ -280,19 +287,24 @@ class Scheduler:
     def wake(self) -> None:
         """Dispatch what may start now (after a limit was changed from outside)."""
         with self._lock:
-            sent = self._dispatch(monotonic())
+            sent, _ = self._dispatch(monotonic())
         self._watch(sent)
 
-    def _dispatch(self, now: float) -> list[tuple[ScheduledFuture, BaseException | None]]:
+    def _dispatch(
+        self, now: float, here: bool = False
+    ) -> tuple[list[tuple[ScheduledFuture, BaseException | None]], ScheduledFuture | None]:
         """Hand the executor every request that may start now, fairly across origins.
 
         Called with the lock held.  Origins take turns (one request each per
         round); full, paused and rate-limited ones are skipped.  The caller
-        passes the result to :meth:`_watch` once the lock is released.
+        passes the list to :meth:`_watch` once the lock is released.  With
+        ``here``, the first request that may start is returned instead, for
+        the calling worker to run.
         """
         sent: list[tuple[ScheduledFuture, BaseException | None]] = []
+        kept = None
         if self._closed:
-            return sent
+            return sent, kept
         timers = self._timers
         while timers and timers[0][0] <= now:
             future = heapq.heappop(timers)[2]
@@ -304,7 +316,7 @@ class Scheduler:
             progress = False
             for _ in range(len(turns)):
                 if cap is not None and len(self._sent) >= cap:
-                    return sent
+                    return sent, kept
                 origin = turns.popleft()
                 waiting = origin.waiting
                 while waiting and waiting[0]._stage is not _WAITING:
@@ -319,13 +331,16 @@ class Scheduler:
                         self._wake_at = blocked
                         self._timer_wanted()
                     continue
-                sent.append(self._send(waiting.popleft(), origin, now))
+                if here and kept is None:
+                    kept = self._take(waiting.popleft(), origin, now)
+                else:
+                    sent.append(self._send(waiting.popleft(), origin, now))
                 progress = True
                 if waiting:
                     turns.append(origin)
                 else:
                     origin.active = False
-        return sent
+        return sent, kept
 
     def _queue_first(self, future: ScheduledFuture) -> None:
         """Put a retry due now at the head of its origin's queue (it is the oldest)."""
@@ -339,17 +354,24 @@ class Scheduler:
         self, future: ScheduledFuture, origin: OriginState, now: float
     ) -> tuple[ScheduledFuture, BaseException | None]:
         try:
-            future._attempt = self._executor.submit(future._fn, future._retry, *future._task)
+            if self._chain:
+                future._attempt = self._executor.submit(self._run_chain, future)
+            else:
+                future._attempt = self._executor.submit(future._fn, future._retry, *future._task)
         except Exception as exc:  # noqa: BLE001 - a shut-down executor: the request fails with it
             future._stage = _DONE
             return future, exc
+        return self._take(future, origin, now), None
+
+    def _take(self, future: ScheduledFuture, origin: OriginState, now: float) -> ScheduledFuture:
+        """Count ``future``'s attempt as sent (to the executor, or to run here)."""
         future._stage = _SENT
         future.attempts += 1
         future._sent_at = now
         origin.in_flight += 1
         origin.next_start = now + origin.interval
         self._sent.add(future)
-        return future, None
+        return future
 
     def _watch(self, sent: list[tuple[ScheduledFuture, BaseException | None]]) -> None:
         """Outside the lock: follow each attempt sent (its callback may run right here)."""
@@ -361,15 +383,53 @@ class Scheduler:
             assert attempt is not None
             attempt.add_done_callback(future._attempt_done)
 
+    def _run_chain(self, future: ScheduledFuture | None) -> None:
+        """In a worker of the session's own pool: ``future``'s attempt, then the next ones.
+
+        Each time an attempt ends (and its future's callbacks have run), the
+        worker takes the next request that may start, which is from then on
+        running (no more cancellable), rather than handing it to the
+        executor: a hand-off, a future and a callback less per request.
+        """
+        while future is not None:
+            error: BaseException | None = None
+            outcome: Any = None
+            future._sent_at = monotonic()
+            try:
+                outcome = future._fn(future._retry, *future._task)
+            except BaseException as exc:  # noqa: BLE001 - as an executor would, for the future
+                error = exc
+            future = self._ended(future, outcome, error, cancelled=False, here=True)
+            del error, outcome
+
     def attempt_done(self, future: ScheduledFuture, attempt: _ExecutorFuture[Any]) -> None:
         """An attempt ended: settle the future, or time its retry; then dispatch."""
+        cancelled = attempt.cancelled()
+        if self._chain:
+            if cancelled:  # else the chain that ran it has done what follows
+                self._ended(future, None, None, cancelled=True)
+            return
         outcome: Any = None
         error: BaseException | None = None
-        cancelled = attempt.cancelled()
         if not cancelled:
             error = attempt.exception()
             if error is None:
                 outcome = attempt.result()
+        self._ended(future, outcome, error, cancelled)
+
+    def _ended(
+        self,
+        future: ScheduledFuture,
+        outcome: Any,
+        error: BaseException | None,
+        cancelled: bool,
+        here: bool = False,
+    ) -> ScheduledFuture | None:
+        """Settle ``future``, or time its retry; dispatch; return one to run ``here``.
+
+        A settled future's callbacks run before the next request is
+        dispatched: one that cancels it (first answer wins) finds it waiting.
+        """
         now = monotonic()
         with self._lock:
             origin = future._origin
@@ -400,14 +460,19 @@ class Scheduler:
                         self._timer_wanted()
                 else:
                     future._stage = _DONE
-            sent = self._dispatch(now)
+            if final is None:
+                sent, kept = self._dispatch(now, here)
+        if final is not None:
+            if final is _CANCELLED:
+                _settle_cancelled(future)
+            elif final is _FAILED:
+                future.set_exception(error)
+            else:
+                future.set_result(outcome.result)
+            with self._lock:
+                sent, kept = self._dispatch(monotonic(), here)
         self._watch(sent)
-        if final is _CANCELLED:
-            _settle_cancelled(future)
-        elif final is _FAILED:
-            future.set_exception(error)
-        elif final is _SUCCEEDED:
-            future.set_result(outcome.result)
+        return kept
 
     def cancel(self, future: ScheduledFuture) -> bool:
         """:meth:`ScheduledFuture.cancel`: True if it will never (again) be sent."""
@@ -421,10 +486,10 @@ class Scheduler:
             return True
         if stage is _DONE:
             return future.cancelled()
-        assert attempt is not None
         # Outside the lock: a successful cancel runs attempt_done right here
-        # when it is already attached, which settles the future.
-        if not attempt.cancel():
+        # when it is already attached, which settles the future.  None: a
+        # worker took it, to run next.
+        if attempt is None or not attempt.cancel():
             return False
         with self._lock:
             mine = future._stage is _SENT
@@ -489,5 +554,5 @@ class Scheduler:
                         break
                     self._wakeup.wait(min(due - now, threading.TIMEOUT_MAX))
                 self._wake_at = inf
-                sent = self._dispatch(now)
+                sent, _ = self._dispatch(now)
             self._watch(sent)

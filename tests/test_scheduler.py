@@ -268,6 +268,54 @@ def test_close_cancels_hundreds_of_waiting_requests_at_once(server: LoopbackServ
         session.get(server.url + "/echo")
 
 
+@pytest.mark.parametrize("supplied", [False, True], ids=["own pool", "supplied pool"])
+def test_a_done_callback_finds_the_next_requests_still_waiting(
+    server: LoopbackServer, supplied: bool
+) -> None:
+    """First answer wins: its callback cancels the rest before any is sent (or
+    closes the session, which does the same), whoever's pool runs them."""
+    with ThreadPoolExecutor(1) as executor:
+        own = executor if supplied else None
+        session = FuturesSession(executor=own, max_workers=1, per_host=1)
+        first = session.get(server.url + "/hold/first")
+        rest = [session.get(server.url + "/echo") for _ in range(3)]
+        first.add_done_callback(lambda _: [f.cancel() for f in rest[:2]])
+        first.add_done_callback(lambda _: session.close())
+        server.release("first")
+        assert first.result(timeout=LONG).status_code == 200
+        assert wait(rest, timeout=LONG).not_done == set()
+        assert all(f.cancelled() for f in rest)
+        session.close()
+    assert server.counters.paths == ["/hold/first"]
+
+
+def test_each_origin_is_served_in_the_order_its_requests_came(
+    server: LoopbackServer, server_b: LoopbackServer
+) -> None:
+    """Workers that go on with the next request themselves keep each queue's order."""
+    with FuturesSession(max_workers=4, per_host=1) as session:
+        futures = [
+            session.get(f"{origin.url}/echo/{i}")
+            for i in range(30)
+            for origin in (server, server_b)
+        ]
+        assert all(f.result(timeout=LONG).status_code == 200 for f in futures)
+    expected = [f"/echo/{i}" for i in range(30)]
+    assert server.counters.paths == expected
+    assert server_b.counters.paths == expected
+
+
+def test_a_supplied_pool_fails_a_request_with_its_error(refused_url: str) -> None:
+    with (
+        ThreadPoolExecutor(2) as executor,
+        FuturesSession(executor=executor, per_host=2) as session,
+    ):
+        futures = [session.get(refused_url) for _ in range(3)]
+        assert all(isinstance(f.exception(LONG), requests.ConnectionError) for f in futures)
+        stats = session.host_stats()[refused_url.rstrip("/")]
+    assert (stats.in_flight, stats.completed, stats.overload_signals) == (0, 3, 3)
+
+
 def test_close_with_a_supplied_executor_waits_for_the_running_request(
     server: LoopbackServer,
 ) -> None:
