@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 
 from .runner import running_server
 
-#: (label, path, requests, what the host takes, for the plot)
+#: (label, path, requests, the host's capacity or cores, for the plot)
 PHASES = [
     ("capacity 3", "/capacity?cap=3&ms=10", 600, 3),
     ("recovered: capacity 10", "/capacity?cap=10&ms=10", 1500, 10),
@@ -136,7 +136,7 @@ def plot(samples: list[Sample], starts: list[float], path: str) -> None:
             colors="#c0392b",
             linestyles="dashed",
             linewidth=1,
-            label="what the host takes" if number == 0 else "_nolegend_",
+            label="capacity (phase 3: cores)" if number == 0 else "_nolegend_",
         )
     axes.legend(loc="center right", fontsize=8)
     axes.set_ylim(0, CEILING + 1.5)
