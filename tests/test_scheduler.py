@@ -134,7 +134,8 @@ def test_rate_spaces_the_starts_and_two_origins_go_side_by_side(
         assert all(f.result(timeout=LONG).status_code == 200 for f in futures)
     starts_a, starts_b = server.counters.starts, server_b.counters.starts
     for starts in (starts_a, starts_b):
-        assert all(gap > 0.75 / rate for gap in gaps(starts))
+        # Arrivals, not starts: the first of each origin also opens its connection.
+        assert all(gap > 0.5 / rate for gap in gaps(starts))
         assert starts[-1] - starts[0] < 2 * 2 / rate  # not much slower than asked
     assert starts_b[0] < starts_a[1]  # B did not wait for A's rate
 

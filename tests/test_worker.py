@@ -143,8 +143,8 @@ def test_a_read_timeout_is_retried_for_a_get_not_for_a_post(server: LoopbackServ
 def test_retry_after_as_an_http_date_and_the_worker_stays_free(
     server: LoopbackServer, server_b: LoopbackServer
 ) -> None:
-    """One worker: a request waiting ~1-2 s for its retry lets another run meanwhile."""
-    when = formatdate(time.time() + 2, usegmt=True)
+    """One worker: a request waiting ~1.5-2.5 s for its retry lets another run meanwhile."""
+    when = formatdate(time.time() + 2.5, usegmt=True)  # whole seconds: 1.5-2.5 s away
     with FuturesSession(max_workers=1, retries=Retry(total=1, **NO_WAIT)) as session:
         waiting = session.get(server.url + "/flaky/d/1", params={"retry_after": when})
         assert server.counters.wait_in_flight(1, LONG)
