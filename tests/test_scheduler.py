@@ -48,7 +48,7 @@ def gaps(starts: list[float]) -> list[float]:
 @pytest.mark.parametrize(
     ("url", "origin"),
     [
-        ("http://Example.INVALID/x?y=1", ("http", "example.invalid", 80)),
+        ("HTTP://Example.INVALID/x?y=1", ("http", "example.invalid", 80)),
         ("https://example.com", ("https", "example.com", 443)),
         ("HTTPS://example.com:8443/", ("https", "example.com", 8443)),
         (b"http://127.0.0.1:81/", ("http", "127.0.0.1", 81)),
