@@ -333,6 +333,7 @@ class Scheduler:
                     continue
                 if here and kept is None:
                     kept = self._take(waiting.popleft(), origin, now)
+                    kept._attempt = None  # not an earlier attempt's: see cancel()
                 else:
                     sent.append(self._send(waiting.popleft(), origin, now))
                 progress = True
