@@ -161,6 +161,8 @@ def test_the_limit_grows_back_when_the_host_recovers(server: LoopbackServer) -> 
 
     At limit 2 the probe to 3 waits 8 round trips (16 answers), 3 is
     confirmed in 4 more (12 answers), then slow start adds one per answer.
+    The first phase may end with that probe to 3 under way: a slow client
+    need not put 3 requests on the server at once, so it has no 429 yet.
     """
     server.capacity = 2
     with FuturesSession(max_workers=16, per_host=12, adaptive=True, retries=5) as session:
@@ -172,7 +174,8 @@ def test_the_limit_grows_back_when_the_host_recovers(server: LoopbackServer) -> 
         high = stats_of(session, server)
         for future in futures:
             future.cancel()
-    assert low.limit is not None and low.limit <= 2
+    assert low.limit is not None and low.limit <= 3
+    assert low.pushback_level is not None and low.pushback_level <= 3
     expected = (PROBE_ROUND_TRIPS + CONFIRM_ROUND_TRIPS) * 3 + 8
     assert high.completed - low.completed < 3 * expected
 
