@@ -1,7 +1,7 @@
 """Benchmarks of FuturesSession against the clients a user would pick instead.
 
-Run ``python -m benchmarks --quick`` (under a minute) or ``python -m
-benchmarks`` (the full run, about a quarter of an hour); ``--help`` lists the
+Run ``python -m benchmarks --quick`` (1-2 minutes) or ``python -m
+benchmarks`` (the full run, 20-25 minutes); ``--help`` lists the
 options.  The pieces:
 
 - ``server.py``: the asyncio HTTP/1.1 server, started in its own process;

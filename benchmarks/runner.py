@@ -23,7 +23,7 @@ from .scenarios import Scenario, load, select
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: Longest one contender run may take with --quick (s) before it is stopped
-#: and shown as timed out, so that the whole run stays under a minute; the
+#: and shown as timed out, so that the whole run stays within a few minutes; the
 #: full run uses each scenario's own limit.
 QUICK_RUN_TIMEOUT = 8.0
 #: See run_scenario: how many times slower than the first round's median is
@@ -440,7 +440,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m benchmarks",
         description="Benchmark FuturesSession against its peers on a loopback server.",
     )
-    parser.add_argument("--quick", action="store_true", help="small N, one run (under a minute)")
+    parser.add_argument("--quick", action="store_true", help="small N, one run (1-2 minutes)")
     parser.add_argument("--runs", type=int, help="runs per contender (default 3; 1 with --quick)")
     parser.add_argument(
         "--scenario", action="append", metavar="KEY", help="run only these (prefix, repeatable)"
