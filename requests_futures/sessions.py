@@ -98,10 +98,11 @@ class FuturesSession(DeferringSession):
         ``host_limits`` or ``adaptive`` (``ValueError``: True without
         ``per_host``).
 
-    With any of the last four, the session schedules its requests: one that
-    must wait (for a slot, its rate, a ``Retry-After`` pause of its origin or
-    its next retry) waits in a queue, not in a worker, and its future stays
-    pending until the final result (see "Being polite" in the documentation).
+    With ``per_host``, ``rate``, ``retries`` or ``host_limits``, the session
+    schedules its requests: one that must wait (for a slot, its rate, a
+    ``Retry-After`` pause of its origin or its next retry) waits in a queue,
+    not in a worker, and its future stays pending until the final result
+    (see "Being polite" in the documentation).
 
     .. versionadded:: 2.0
        ``per_host``, ``rate``, ``retries``, ``host_limits`` and ``adaptive``.
@@ -116,9 +117,10 @@ class FuturesSession(DeferringSession):
     own thread pool of the original's ``max_workers`` (when the executor
     tells it, else the default), which starts no thread before its first
     request, and which its own :meth:`close` shuts down.  ``per_host``,
-    ``rate``, ``retries`` and ``host_limits`` are kept, with a scheduler of
-    its own: the original's waiting requests stay with the original.  A copy
-    is open even if the original was closed.
+    ``rate``, ``retries``, ``host_limits`` and ``adaptive`` are kept, with a
+    scheduler of its own (adaptive limits start afresh): the original's
+    waiting requests stay with the original.  A copy is open even if the
+    original was closed.
 
     In a child made by :func:`os.fork`, the session gets a new thread pool
     and empty connection pools; one on a supplied executor raises
