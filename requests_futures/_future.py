@@ -27,8 +27,9 @@ class Future(concurrent.futures.Future[_T]):
     """
 
     #: How many times the request was sent: more than 1 when it was retried
-    #: (``FuturesSession(retries=...)``), 0 when it was cancelled before it
-    #: was sent by a session that schedules its requests.
+    #: (``FuturesSession(retries=...)``), 0 when a session that schedules its
+    #: requests cancelled it in its own queue, before a first attempt was
+    #: handed to the executor (one cancelled in the executor's queue counts 1).
     #:
     #: .. versionadded:: 2.0
     attempts: int = 1
