@@ -83,7 +83,7 @@ class HostStats(NamedTuple):
     in_flight: int
     #: Attempts that ended (each retry counts), with any answer or error.
     completed: int
-    #: Attempts that ended with an overload signal (429, 503, refused, reset, timeout).
+    #: Attempts that ended with an overload signal (429, 503, a connection error, a timeout).
     overload_signals: int
     #: Smoothed response time of its good answers, in seconds (None: none yet).
     latency: float | None
