@@ -62,11 +62,12 @@ SMOOTHING = 1 / 8
 MINIMUM_EPOCH = 256
 
 
-def overload_error(error: BaseException) -> bool:
+def overload_error(error: BaseException | None) -> bool:
     """Whether a request's final error says its origin is overloaded.
 
-    Refused and reset connections and timeouts (``ConnectionError``,
-    ``Timeout``), and retries exhausted on an overload status (``RetryError``).
+    Any connection error or timeout (``ConnectionError``, ``Timeout``), and a
+    ``RetryError`` from a ``Retry`` mounted on the adapter, whose status is
+    not known here (when ``retries=`` gives up, the worker tells the status).
     """
     return isinstance(error, ConnectionError | Timeout | RetryError)
 

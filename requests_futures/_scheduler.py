@@ -434,8 +434,10 @@ class Scheduler:
         now = monotonic()
         with self._lock:
             origin = future._origin
+            if outcome is not None and outcome.error is not None:
+                error = outcome.error
             if not cancelled:
-                overload = outcome.overload if error is None else overload_error(error)
+                overload = overload_error(error) if outcome is None else outcome.overload
                 meter = origin.meter
                 meter.answered(future._sent_at, now, origin.in_flight, overload)
                 if meter.adaptive:

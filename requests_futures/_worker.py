@@ -128,6 +128,8 @@ class Outcome(NamedTuple):
     pause: float = 0.0
     #: The attempt met an overload signal: 429, 503, a connection error, a timeout.
     overload: bool = False
+    #: Not None: the request failed with it (retries exhausted on a status).
+    error: BaseException | None = None
 
 
 def attempt(
@@ -143,7 +145,10 @@ def attempt(
 
     ``retry`` (urllib3's :class:`~urllib3.util.Retry`) decides, through its own
     methods, as it would mounted on the adapter.  ``background_callback``
-    runs on the final result only.  An error that is final is raised.
+    runs on the final result only.  An error that is final is raised, but
+    for retries given up on a status: that error comes in the outcome, which
+    says whether the status was an overload signal (429, 503) and how long
+    its Retry-After pauses the origin.
     """
     with _running_for(owner):
         try:
@@ -155,7 +160,10 @@ def attempt(
         pause = _pause(retry, response)
         overload = response.status_code in PAUSE_STATUSES
         if retry is not None:
-            again = _after_response(retry, response)
+            try:
+                again = _after_response(retry, response)
+            except RetryError as exhausted:  # the status, not the error type, tells of overload
+                return Outcome(pause=pause, overload=overload, error=exhausted)
             if again is not None:
                 return again._replace(pause=pause, overload=overload)
         result = response if callback is None else _finish(owner, callback, response)

@@ -13,6 +13,7 @@ from concurrent.futures import wait
 
 import pytest
 import requests
+from urllib3.util import Retry
 
 from requests_futures import FuturesSession, HostStats
 from requests_futures._adaptive import CONFIRM_ROUND_TRIPS, PROBE_ROUND_TRIPS, Meter
@@ -205,6 +206,19 @@ def test_refused_connections_are_overload_signals(refused_url: str) -> None:
         stats = session.host_stats()[refused_url.rstrip("/")]
     assert (stats.limit, stats.overload_signals, stats.completed) == (1, 6, 6)
     assert stats.latency is None and stats.min_latency is None
+
+
+def test_retries_given_up_on_a_server_error_are_no_overload_signal(
+    server: LoopbackServer,
+) -> None:
+    """Only the status tells of overload: a 500 is none, retried or given up on."""
+    retry = Retry(total=1, status_forcelist={500})  # raise_on_status: a RetryError at the end
+    with FuturesSession(max_workers=4, per_host=4, adaptive=True, retries=retry) as session:
+        futures = [session.get(server.url + "/status/500") for _ in range(4)]
+        wait(futures, timeout=LONG)
+        stats = stats_of(session, server)
+    assert all(isinstance(f.exception(), requests.exceptions.RetryError) for f in futures)
+    assert (stats.completed, stats.overload_signals) == (8, 0)
 
 
 # -- the meter on its own: a clock of our own, answers one by one ---------------

@@ -173,6 +173,20 @@ def test_a_429_with_retry_after_pauses_its_whole_origin(
     assert server_b.counters.starts[0] < second
 
 
+def test_a_429_that_exhausts_the_retries_still_pauses_its_origin(server: LoopbackServer) -> None:
+    retry = Retry(total=1, status_forcelist={429})  # raise_on_status: a RetryError at the end
+    with FuturesSession(max_workers=2, per_host=4, retries=retry) as session:
+        given_up = session.get(server.url + "/status/429?retry_after=1")
+        with pytest.raises(requests.exceptions.RetryError):
+            given_up.result(timeout=LONG)
+        assert session.get(server.url + "/echo").result(timeout=LONG).status_code == 200
+        stats = session.host_stats()[server.url]
+    first, second, third = server.counters.starts
+    assert second - first > 0.7  # the retry waited for its Retry-After
+    assert third - second > 0.7  # so did the next request to the origin
+    assert (stats.completed, stats.overload_signals) == (3, 2)
+
+
 def test_a_429_without_retry_after_does_not_pause(server: LoopbackServer) -> None:
     with FuturesSession(max_workers=2, per_host=4) as session:
         assert session.get(server.url + "/status/429").result(timeout=LONG).status_code == 429
