@@ -44,7 +44,7 @@ Dumps = Callable[[Any], bytes]
 CACHE_SIZE = 4
 
 #: Names of ``Session.request``'s positional parameters, for error messages.
-_REQUEST_PARAMETERS = (
+REQUEST_PARAMETERS = (
     "method",
     "url",
     "params",
@@ -59,7 +59,7 @@ _REQUEST_PARAMETERS = (
     "hooks",
     "stream",
 )
-_STREAM_POSITION = _REQUEST_PARAMETERS.index("stream")
+_STREAM_POSITION = REQUEST_PARAMETERS.index("stream")
 
 
 def _pickle_dumps(obj: Any) -> bytes:
@@ -122,7 +122,7 @@ def prepare(
     try:
         call = dumps((verb, callback, args, kwargs))
     except Exception as exc:  # any pickling failure is reported the same way
-        names = _REQUEST_PARAMETERS if verb == "request" else ("request",)
+        names = REQUEST_PARAMETERS if verb == "request" else ("request",)
         roots = [("background_callback", callback)]
         roots += [(names[i] if i < len(names) else f"args[{i}]", a) for i, a in enumerate(args)]
         roots += list(kwargs.items())

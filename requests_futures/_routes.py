@@ -11,6 +11,8 @@ retries hand it to the session's :class:`~._scheduler.Scheduler`::
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import _remote
@@ -38,7 +40,8 @@ def submit_elsewhere(
             return session._enqueue(_remote.run, *task)
         return scheduler.submit(_url_of(verb, args, kwargs), _remote.attempt, task)
     assert scheduler is not None
-    call = (session, session._target, verb, callback, args, kwargs)
+    starts = _body_starts(verb, args, kwargs) if scheduler.retries else ()
+    call = (session, session._target, verb, callback, args, kwargs, starts)
     return scheduler.submit(_url_of(verb, args, kwargs), attempt, call)
 
 
@@ -49,3 +52,33 @@ def _url_of(verb: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     if len(args) > 1:
         return args[1]
     return kwargs.get("url")
+
+
+_DATA = _remote.REQUEST_PARAMETERS.index("data")
+_FILES = _remote.REQUEST_PARAMETERS.index("files")
+
+
+def _body_starts(
+    verb: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[tuple[Any, int], ...]:
+    """Each seekable file of a call's body, and where it starts: each attempt sends it from there.
+
+    urllib3 rewinds a body so when a ``Retry`` mounted on the adapter sends it again.
+    """
+    if verb == "send":
+        found = [args[0].body]
+    else:
+        found = [args[_DATA] if len(args) > _DATA else kwargs.get("data")]
+        files = args[_FILES] if len(args) > _FILES else kwargs.get("files")
+        if isinstance(files, Mapping):
+            files = list(files.items())
+        for pair in files if isinstance(files, list | tuple) else ():
+            value = pair[1] if isinstance(pair, tuple | list) and len(pair) == 2 else None
+            # A file, or (filename, file[, content type[, headers]]).
+            found.append(value[1] if isinstance(value, tuple | list) and len(value) > 1 else value)
+    starts = []
+    for body in found:
+        if callable(getattr(body, "seek", None)) and callable(getattr(body, "tell", None)):
+            with contextlib.suppress(OSError, ValueError):  # unseekable or closed: as it is
+                starts.append((body, body.tell()))
+    return tuple(starts)

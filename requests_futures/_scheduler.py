@@ -220,6 +220,8 @@ class Scheduler:
         self._executor = executor
         self._chain = chain
         self._politeness = politeness
+        #: Whether requests may be sent more than once (``retries=``).
+        self.retries = politeness.retry is not None
         self._cap = workers
         self._lock = threading.Lock()
         self._wakeup = threading.Condition(self._lock)

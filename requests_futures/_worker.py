@@ -140,6 +140,7 @@ def attempt(
     callback: BackgroundCallback | None,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
+    starts: tuple[tuple[Any, int], ...] = (),
 ) -> Outcome:
     """Send a scheduled request once; say whether and when to send it again.
 
@@ -148,8 +149,11 @@ def attempt(
     runs on the final result only.  An error that is final is raised, but
     for retries given up on a status: that error comes in the outcome, which
     says whether the status was an overload signal (429, 503) and how long
-    its Retry-After pauses the origin.
+    its Retry-After pauses the origin.  ``starts`` are the files of the
+    body with where they started: each attempt sends them from there.
     """
+    for body, start in starts:
+        body.seek(start)
     with _running_for(owner):
         try:
             response = _call(owner, target, verb, args, kwargs)

@@ -7,6 +7,7 @@ its adapter.
 
 from __future__ import annotations
 
+import io
 import socket
 import threading
 import time
@@ -183,6 +184,25 @@ def test_a_retried_streamed_response_gives_its_connection_back(server: LoopbackS
         assert response.status_code == 200
         response.close()
     assert server.counters.connections == 1  # the 503's connection was reused
+
+
+def test_a_retry_sends_a_file_body_again_from_where_it_started(server: LoopbackServer) -> None:
+    """As urllib3 rewinds a body it retries: data=, files= and a prepared request's."""
+    with FuturesSession(max_workers=2, retries=Retry(total=1, **NO_WAIT)) as session:
+        data = io.BytesIO(b"skip:hello")
+        data.seek(5)
+        by_data = session.put(server.url + "/flaky/d/1", data=data)
+        by_files = session.put(
+            server.url + "/flaky/f/1", files={"f": ("f.txt", io.BytesIO(b"hello"))}
+        )
+        prepared = session.prepare_request(
+            requests.Request("PUT", server.url + "/flaky/p/1", data=io.BytesIO(b"hello"))
+        )
+        by_send = session.send(prepared, timeout=LONG)
+        bodies = [f.result(timeout=2 * LONG).json()["body"] for f in (by_data, by_files, by_send)]
+    assert bodies[0] == bodies[2] == "hello"
+    assert 'filename="f.txt"' in bodies[1] and "hello" in bodies[1]
+    assert server.counters.requests == 6
 
 
 def test_an_error_without_a_urllib3_cause_is_not_retried(server: LoopbackServer) -> None:
