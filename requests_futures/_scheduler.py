@@ -12,8 +12,9 @@ thread, so the workers only run requests that can run now::
 Dispatch happens in whichever thread adds or frees work: the submitting
 thread, the worker whose attempt ended (on the session's own thread pool it
 runs the next request itself; elsewhere, the attempt's done-callback), or the
-one timer thread that wakes up when a delay runs out.  No lock of this module
-is held while a callback of someone else's future can run.
+one timer thread that wakes up when a delay runs out (and after an attempt
+was cancelled in the executor).  No lock of this module is held while a
+callback of someone else's future can run.
 """
 
 from __future__ import annotations
@@ -466,7 +467,7 @@ class Scheduler:
                 else:
                     future._stage = _DONE
             if final is None:
-                sent, kept = self._dispatch(now, here)
+                sent, kept = self._dispatch_after(cancelled, now, here)
         if final is not None:
             if final is _CANCELLED:
                 _settle_cancelled(future)
@@ -475,9 +476,26 @@ class Scheduler:
             else:
                 future.set_result(outcome.result)
             with self._lock:
-                sent, kept = self._dispatch(monotonic(), here)
+                sent, kept = self._dispatch_after(cancelled, monotonic(), here)
         self._watch(sent)
         return kept
+
+    def _dispatch_after(
+        self, cancelled: bool, now: float, here: bool
+    ) -> tuple[list[tuple[ScheduledFuture, BaseException | None]], ScheduledFuture | None]:
+        """With the lock held: :meth:`_dispatch` after an attempt ended, in this thread or not.
+
+        After a cancelled one the timer thread dispatches instead: whoever
+        cancels an executor's future may hold that executor's lock (as
+        ``shutdown(cancel_futures=True)`` does), and a submit from here would
+        wait for that lock for ever.
+        """
+        if not cancelled:
+            return self._dispatch(now, here)
+        if not self._closed:
+            self._wake_at = now
+            self._timer_wanted()
+        return [], None
 
     def cancel(self, future: ScheduledFuture) -> bool:
         """:meth:`ScheduledFuture.cancel`: True if it will never (again) be sent."""

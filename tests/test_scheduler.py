@@ -434,6 +434,31 @@ def test_a_shut_down_supplied_executor_fails_the_request(server: LoopbackServer)
             future.result(timeout=LONG)
 
 
+def test_shutting_the_supplied_executor_down_cancels_and_fails_without_hanging(
+    server: LoopbackServer,
+) -> None:
+    """shutdown(cancel_futures=True) cancels the queued attempt under the executor's
+    lock: the request that may start next must not be submitted from there."""
+    blocker = threading.Event()
+    executor = ThreadPoolExecutor(1)
+    busy = executor.submit(blocker.wait, LONG)  # not the session's: not counted
+    with FuturesSession(executor=executor, per_host=1) as session:
+        queued = session.get(server.url + "/echo")  # in the executor, behind busy
+        waiting = session.get(server.url + "/echo")  # in the scheduler: per_host
+        shutdown = threading.Thread(
+            target=executor.shutdown, kwargs={"wait": False, "cancel_futures": True}, daemon=True
+        )
+        shutdown.start()
+        shutdown.join(LONG)
+        blocker.set()
+        assert not shutdown.is_alive()
+        assert queued.cancelled()
+        with pytest.raises(RuntimeError, match="shutdown"):
+            waiting.result(timeout=LONG)
+    assert busy.result(timeout=LONG)
+    assert server.counters.requests == 0
+
+
 # -- the scheduler on its own --------------------------------------------------
 
 
