@@ -265,13 +265,16 @@ class Scheduler:
         return future
 
     def _sweep(self) -> None:
-        """Forget the origins with nothing waiting or running and no clock running.
+        """Forget the origins with nothing waiting, running or to be retried, and no clock running.
 
         With the lock held, when the table has doubled since the last sweep:
         a crawl over many hosts keeps only what still matters.
         """
         now = monotonic()
-        self._origins = {k: o for k, o in self._origins.items() if not o.idle(now)}
+        retrying = {entry[2]._origin for entry in self._timers}
+        self._origins = {
+            k: o for k, o in self._origins.items() if o in retrying or not o.idle(now)
+        }
         self._sweep_at = max(_SWEEP_AT, 2 * len(self._origins))
 
     def origin(self, url: object) -> OriginState | None:

@@ -514,6 +514,23 @@ def test_idle_origins_are_forgotten_when_the_table_grows(
         assert scheduler.origin("http://127.0.0.1:1/") is not None
 
 
+def test_an_origin_with_a_retry_to_come_is_not_forgotten(
+    monkeypatch: pytest.MonkeyPatch, server: LoopbackServer, server_b: LoopbackServer
+) -> None:
+    """Else its retry and new requests to it would each have a limit of their own."""
+    monkeypatch.setattr(_scheduler, "_SWEEP_AT", 1)
+    retry = Retry(total=1, status_forcelist={413})  # 413: its Retry-After pauses no origin
+    with FuturesSession(max_workers=2, per_host=1, retries=retry) as session:
+        scheduler = session._scheduler
+        assert scheduler is not None
+        retried = session.get(server.url + "/status/413?retry_after=60")
+        assert eventually(lambda: session.host_stats()[server.url].completed == 1)
+        assert session.get(server_b.url + "/echo").result(timeout=LONG).status_code == 200
+        assert scheduler.origin(server.url) is not None  # the sweep kept it
+        assert retried.cancel()
+    assert server.counters.requests == 1
+
+
 def test_a_cancelled_retry_is_skipped_when_it_falls_due() -> None:
     calls: list[int] = []
 
