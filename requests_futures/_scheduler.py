@@ -72,6 +72,12 @@ def origin_of(url: object) -> Origin:
     return origin
 
 
+def _origin_url(origin: Origin) -> str:
+    """``scheme://host:port``, an IPv6 address in brackets as in a URL."""
+    scheme, host, port = origin
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
+
+
 def _parse_origin(text: str) -> Origin:
     try:
         split = urlsplit(text.strip())
@@ -286,8 +292,8 @@ class Scheduler:
         """A snapshot of every origin remembered, keyed ``scheme://host:port``."""
         with self._lock:
             return {
-                f"{scheme}://{host}:{port}": origin.meter.stats(origin.per_host, origin.in_flight)
-                for (scheme, host, port), origin in self._origins.items()
+                _origin_url(key): origin.meter.stats(origin.per_host, origin.in_flight)
+                for key, origin in self._origins.items()
             }
 
     def wake(self) -> None:

@@ -622,6 +622,15 @@ def test_retries_fall_due_in_time_order_whatever_order_they_were_set() -> None:
     assert tries == {"soon": 2, "late": 1}
 
 
+def test_host_stats_keys_an_ipv6_origin_as_its_url_writes_it() -> None:
+    with ThreadPoolExecutor(1) as executor:
+        scheduler = Scheduler(executor, Politeness(Limits(per_host=1)), workers=1)
+        future = scheduler.submit("http://[::1]:8080/x", lambda retry: Outcome("done"), ())
+        assert future.result(timeout=LONG) == "done"
+        assert list(scheduler.host_stats()) == ["http://[::1]:8080"]
+        scheduler.close()
+
+
 def test_the_origins_seen_are_kept_within_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_scheduler, "_ORIGINS_SEEN", 2)
     monkeypatch.setattr(_scheduler, "_origins_seen", {})
