@@ -196,6 +196,11 @@ class ScheduledFuture(Future[Any]):
         """Cancel the request unless an attempt of it is running; True if cancelled."""
         return self._scheduler.cancel(self)
 
+    def running(self) -> bool:
+        """Whether an attempt of the request is running (it cannot be cancelled now)."""
+        attempt = self._attempt  # None: a worker of the session's own pool took it
+        return self._stage is _SENT and (attempt is None or attempt.running())
+
     def _attempt_done(self, attempt: _ExecutorFuture[Any]) -> None:
         self._scheduler.attempt_done(self, attempt)
 

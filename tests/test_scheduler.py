@@ -224,6 +224,22 @@ def test_cancel_while_waiting_for_a_slot(server: LoopbackServer) -> None:
     assert server.counters.paths == ["/hold/c"]
 
 
+@pytest.mark.parametrize("supplied", [False, True])
+def test_running_says_which_request_runs(server: LoopbackServer, supplied: bool) -> None:
+    """As an executor's future: running() while it runs (and cannot be cancelled)."""
+    executor = ThreadPoolExecutor(2) if supplied else None
+    with FuturesSession(executor, max_workers=2, per_host=1) as session:
+        running = session.get(server.url + "/hold/r")
+        assert server.counters.wait_in_flight(1, LONG)
+        waiting = session.get(server.url + "/echo")
+        assert (running.running(), waiting.running()) == (True, False)
+        server.release("r")
+        assert waiting.result(timeout=LONG).status_code == 200
+        assert not running.running() and running.done()
+    if executor is not None:
+        executor.shutdown()
+
+
 def test_cancel_while_waiting_for_the_rate(server: LoopbackServer) -> None:
     with FuturesSession(max_workers=2, rate=0.5) as session:
         assert session.get(server.url + "/echo").result(timeout=LONG).status_code == 200
