@@ -77,7 +77,8 @@ class FuturesSession(DeferringSession):
         a worker forever).  Seconds, a ``(connect, read)`` tuple, or a
         :class:`urllib3.util.Timeout`.
     :param per_host: most requests in flight at once to one origin (scheme,
-        host and port of the URL), or None for no limit.
+        host and port of the URL), or None for no limit.  A ``stream=True``
+        request counts until its headers are in, not while its body is read.
     :param rate: most request starts per second to one origin, evenly spaced
         (at least ``1 / rate`` seconds apart), or None for no limit.
     :param retries: how to retry failed requests: an int ``N`` for
