@@ -11,8 +11,8 @@
 
 from __future__ import annotations
 
-from ._adaptive import HostStats
 from ._future import Future
+from ._scheduling.adaptive import HostStats
 from .sessions import FuturesSession
 
 __version__ = "2.0.0.dev0"

@@ -16,7 +16,7 @@ from ._pools import worker_count
 if TYPE_CHECKING:  # pragma: no cover
     from requests.models import Response
 
-    from .sessions import FuturesSession
+    from ._state import DeferringSession
 
 #: The window when the executor's worker count cannot be learned.
 DEFAULT_WINDOW = 32
@@ -37,7 +37,7 @@ def _failed(exc: BaseException) -> Future[Response]:
     return future
 
 
-def _submit(session: FuturesSession, item: object) -> Future[Response]:
+def _submit(session: DeferringSession, item: object) -> Future[Response]:
     """Submit one item; a bad item gives a future that holds the error."""
     try:
         if isinstance(item, (str, bytes)):
@@ -71,7 +71,7 @@ def _submit(session: FuturesSession, item: object) -> Future[Response]:
 
 
 def map_requests(
-    session: FuturesSession,
+    session: DeferringSession,
     items: Iterable[ItemT],
     *,
     window: int | None = None,
@@ -92,7 +92,7 @@ def map_requests(
     return _unordered(session, iterator, window)
 
 
-def _ordered(session: FuturesSession, items: Iterator[ItemT], window: int) -> MapResults[ItemT]:
+def _ordered(session: DeferringSession, items: Iterator[ItemT], window: int) -> MapResults[ItemT]:
     pending: deque[tuple[ItemT, Future[Response]]] = deque()
     try:
         while True:
@@ -107,7 +107,9 @@ def _ordered(session: FuturesSession, items: Iterator[ItemT], window: int) -> Ma
         _cancel(f for _, f in pending)
 
 
-def _unordered(session: FuturesSession, items: Iterator[ItemT], window: int) -> MapResults[ItemT]:
+def _unordered(
+    session: DeferringSession, items: Iterator[ItemT], window: int
+) -> MapResults[ItemT]:
     pending: dict[Future[Response], ItemT] = {}
     exhausted = False
     try:

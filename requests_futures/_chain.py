@@ -5,8 +5,8 @@
 executor and the result would be a future of a future: the call goes to the
 session it wraps (in turn), or to it synchronously if it wraps none.
 
-Helper modules recognise a FuturesSession by the :class:`DeferringSession`
-base class defined here, so that none of them imports ``sessions`` back::
+A FuturesSession is recognised by its base class,
+:class:`~._state.DeferringSession`::
 
     target, chain = resolve(owner, session)
 """
@@ -17,22 +17,7 @@ from typing import Any
 
 from requests import Session
 
-
-class DeferringSession(Session):
-    """A :class:`requests.Session` whose verbs hand the call to an executor.
-
-    The base of :class:`~requests_futures.FuturesSession`: a worker calls
-    :class:`requests.Session`'s own methods on such a session, never its
-    verbs.  It adds no behaviour.
-    """
-
-    #: The default timeout the session applies (FuturesSession's ``timeout=``).
-    timeout: Any
-
-    @property
-    def session(self) -> Session | None:
-        """The session the calls are made through (``session=``), or None."""
-        raise NotImplementedError  # pragma: no cover - FuturesSession defines it
+from ._state import DeferringSession
 
 
 def resolve(

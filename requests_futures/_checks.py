@@ -18,7 +18,7 @@ from requests import Session
 from urllib3.util import Retry
 from urllib3.util import Timeout as _Urllib3Timeout
 
-from ._scheduler import Limits, Origin, Politeness, origin_of
+from ._scheduling.origins import Limits, Origin, Politeness, origin_of
 
 
 def positive_int(value: object, name: str) -> int:

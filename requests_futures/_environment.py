@@ -285,3 +285,33 @@ def merge_environment_settings(
         "verify": merge_setting(verify, session.verify),
         "cert": merge_setting(cert, session.cert),
     }
+
+
+class CachedEnvironment(Session):
+    """A :class:`requests.Session` whose environment lookups are remembered.
+
+    A base of :class:`~requests_futures.FuturesSession`.
+    """
+
+    def prepare_request(self, request: Request) -> PreparedRequest:
+        """As :meth:`requests.Session.prepare_request`; the netrc lookup is cached.
+
+        The cache is checked against the environment and the netrc file on
+        every call, so it finds what ``requests`` would.
+        """
+        return prepare_request(self, request)
+
+    def merge_environment_settings(
+        self,
+        url: Any,
+        proxies: Any,
+        stream: Any,
+        verify: Any,
+        cert: Any,
+    ) -> Any:
+        """As :meth:`requests.Session.merge_environment_settings`, cached.
+
+        Proxy and CA-bundle variables are looked up again only when
+        ``os.environ`` changed (a comparison costs far less than the lookup).
+        """
+        return merge_environment_settings(self, url, proxies, stream, verify, cert)

@@ -32,11 +32,12 @@ from typing import TYPE_CHECKING, Any
 from requests import Session
 
 from . import _worker as worker
+from ._scheduling import retries
 
 if TYPE_CHECKING:  # pragma: no cover
     from urllib3.util import Retry
 
-    from .sessions import FuturesSession
+    from ._state import DeferringSession
 
 Dumps = Callable[[Any], bytes]
 
@@ -98,7 +99,7 @@ def _executor_name(executor: Executor) -> str:
 
 
 def prepare(
-    session: FuturesSession,
+    session: DeferringSession,
     dumps: Dumps,
     verb: str,
     callback: Callable[..., Any] | None,
@@ -134,7 +135,7 @@ def prepare(
 
 def _check_stream(
     target: Session,
-    session: FuturesSession,
+    session: DeferringSession,
     verb: str,
     args: tuple[Any, ...],
     kwargs: Mapping[str, Any],
@@ -206,7 +207,7 @@ def _hint(obj: Any) -> str:
 
 
 def _unpicklable(
-    session: FuturesSession, dumps: Dumps, roots: list[tuple[str, Any]], exc: Exception
+    session: DeferringSession, dumps: Dumps, roots: list[tuple[str, Any]], exc: Exception
 ) -> TypeError:
     found = _culprit(dumps, roots)
     path, obj = found if found is not None else ("the request", None)
@@ -287,12 +288,12 @@ def run(state: bytes, call: bytes, token: str) -> Any:
     return worker.run(owner, target, verb, callback, args, kwargs)
 
 
-def attempt(retry: Retry | None, state: bytes, call: bytes, token: str) -> worker.Outcome:
-    """:func:`run` for a scheduled request: one attempt, its :class:`~._worker.Outcome`.
+def attempt(retry: Retry | None, state: bytes, call: bytes, token: str) -> retries.Outcome:
+    """:func:`run` for a scheduled request: one attempt, its :class:`.retries.Outcome`.
 
     The request is pickled once, at submit; each retry sends the same bytes
     with the policy the previous attempt returned.
     """
     owner, target = _sessions(state)
     verb, callback, args, kwargs = _load(call, "arguments")
-    return worker.attempt(retry, owner, target, verb, callback, args, kwargs)
+    return retries.attempt(retry, owner, target, verb, callback, args, kwargs)

@@ -4,7 +4,7 @@ A session on a thread pool with no limits submits :func:`~._worker.run`
 itself.  Otherwise its ``_submit`` is :func:`submit_elsewhere`, chosen when
 the session opens (so the plain path pays nothing per request): a process
 pool or Dask gets the request checked and pickled at the call; limits or
-retries hand it to the session's :class:`~._scheduler.Scheduler`::
+retries hand it to the session's :class:`~._scheduling.scheduler.Scheduler`::
 
     future = submit_elsewhere(session, "request", None, ("GET", url), {})
 """
@@ -16,15 +16,15 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import _remote
-from ._worker import attempt
+from ._scheduling.retries import attempt
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._future import Future
-    from .sessions import BackgroundCallback, FuturesSession
+    from ._state import BackgroundCallback, DeferringSession
 
 
 def submit_elsewhere(
-    session: FuturesSession,
+    session: DeferringSession,
     verb: str,
     callback: BackgroundCallback | None,
     args: tuple[Any, ...],

@@ -8,6 +8,28 @@
         futures = [session.get(url) for url in urls]
         for future in futures:
             print(future.result().status_code)
+
+The path of one request, one module a stage, data flowing one way:
+
+1. The call and its checks: this module (the API), :mod:`._checks` (the
+   constructor's values) and :mod:`._signature` (requests' own signature).
+2. What is taken at the call: :mod:`._handoff` (thread state of auth hooks).
+3. The route: :mod:`._routes` picks the session's own pool (the task goes
+   straight to the executor), the scheduler, or another process.
+4. Scheduling, when limits or retries are set: :mod:`._scheduling`
+   (:mod:`~._scheduling.origins`, the queues and slots in
+   :mod:`~._scheduling.queues` and :mod:`~._scheduling.scheduler`, timers
+   and pauses in :mod:`~._scheduling.timers`, retry decisions in
+   :mod:`~._scheduling.retries`, :mod:`~._scheduling.adaptive` limits).
+5. The worker: :mod:`._worker` sends with requests' own ``Session``
+   methods (hooks, redirects, auth), then runs ``background_callback``.
+6. The future: :mod:`._future`.
+
+Beside the path: :mod:`._state` (what those modules know of a session),
+:mod:`._lifecycle` (open, copy, fork, close, exit), :mod:`._pools`,
+:mod:`._environment`, :mod:`._batch` (``map``), :mod:`._remote` (process
+pools and Dask) and :mod:`._cli` (the command-line tool, never imported by
+the library).
 """
 
 from __future__ import annotations
@@ -19,33 +41,29 @@ from typing import TYPE_CHECKING, Any, cast
 from requests import Request, Session
 from urllib3.util import Timeout as _Urllib3Timeout
 
-from . import _environment, _lifecycle
-from ._adaptive import HostStats
 from ._batch import ItemT, MapResults, map_requests
-from ._chain import DeferringSession, inner_timeout, resolve
+from ._chain import inner_timeout, resolve
 from ._checks import check_callback, check_executor_and_session, check_timeout, politeness
+from ._environment import CachedEnvironment
 from ._future import Future, adopt
 from ._handoff import carry_thread_state
-from ._lifecycle import DEFAULT_MAX_WORKERS as _DEFAULT_MAX_WORKERS
+from ._lifecycle import session as _lifecycle
+from ._lifecycle.session import DEFAULT_MAX_WORKERS as _DEFAULT_MAX_WORKERS
 from ._pools import configure_adapters, worker_count
+from ._scheduling.adaptive import HostStats
 from ._signature import CallCheck
+from ._state import BackgroundCallback, DeferringSession
 from ._worker import run, worker_state
 
 if TYPE_CHECKING:  # pragma: no cover
-    import threading
-
     from requests.models import PreparedRequest, Response
     from urllib3.util import Retry
 
-    from ._remote import Dumps
-    from ._scheduler import Politeness, Scheduler
 
 __all__ = ["FuturesSession"]
 
-BackgroundCallback = Callable[["FuturesSession", "Response"], Any]
 
-
-class FuturesSession(DeferringSession):
+class FuturesSession(DeferringSession, CachedEnvironment):
     """A :class:`requests.Session` whose requests return futures.
 
     Every verb (``get``, ``post``, …), :meth:`request` and :meth:`send` hands
@@ -135,17 +153,8 @@ class FuturesSession(DeferringSession):
     #: What pickle and copy keep (requests' list, plus the default timeout).
     __attrs__ = [*Session.__attrs__, "timeout", "_polite"]  # noqa: RUF012 - a list, as requests' is
 
-    # Set up by _lifecycle.open_session (for a new session, a copy, a forked child).
-    executor: Executor
-    _owns_executor: bool
-    _lock: threading.Lock
-    _closed: bool
-    _why_closed: str
-    _pending: set[Future[Any]]  # only with a supplied executor
-    _forget: Callable[[Any], None]
-    _dumps: Dumps | None  # for executors whose workers are other processes
-    _polite: Politeness | None
-    _scheduler: Scheduler | None
+    # Its state (executor, scheduler, …) is declared on DeferringSession and
+    # set up by _lifecycle.session.open_session (new session, copy, forked child).
 
     def __init__(
         self,
@@ -311,29 +320,6 @@ class FuturesSession(DeferringSession):
             kwargs.setdefault("timeout", timeout)
         request = carry_thread_state(request)
         return self._submit("send", background_callback, (request,), kwargs)
-
-    def prepare_request(self, request: Request) -> PreparedRequest:
-        """As :meth:`requests.Session.prepare_request`; the netrc lookup is cached.
-
-        The cache is checked against the environment and the netrc file on
-        every call, so it finds what ``requests`` would.
-        """
-        return _environment.prepare_request(self, request)
-
-    def merge_environment_settings(
-        self,
-        url: Any,
-        proxies: Any,
-        stream: Any,
-        verify: Any,
-        cert: Any,
-    ) -> Any:
-        """As :meth:`requests.Session.merge_environment_settings`, cached.
-
-        Proxy and CA-bundle variables are looked up again only when
-        ``os.environ`` changed (a comparison costs far less than the lookup).
-        """
-        return _environment.merge_environment_settings(self, url, proxies, stream, verify, cert)
 
     def get(self, url: str | bytes, **kwargs: Any) -> Future[Response]:  # type: ignore[override]
         """Submit a GET request.  Takes :meth:`request`'s keyword arguments."""

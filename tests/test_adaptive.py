@@ -16,7 +16,7 @@ import requests
 from urllib3.util import Retry
 
 from requests_futures import FuturesSession, HostStats
-from requests_futures._adaptive import CONFIRM_ROUND_TRIPS, PROBE_ROUND_TRIPS, Meter
+from requests_futures._scheduling.adaptive import CONFIRM_ROUND_TRIPS, PROBE_ROUND_TRIPS, Meter
 
 from .conftest import LONG, eventually
 from .server import LoopbackServer

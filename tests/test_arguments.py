@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from requests_futures import _arguments
+from requests_futures._cli import parser as _arguments
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from urllib3.util import Retry
 
 from requests_futures import FuturesSession
 from requests_futures._checks import politeness
-from requests_futures._scheduler import Limits
+from requests_futures._scheduling.origins import Limits
 
 
 @pytest.mark.parametrize(

@@ -27,8 +27,10 @@ import pytest
 import responses
 import trustme
 
-from requests_futures import _cli, _demo, _report
+from requests_futures._cli import demo as _demo
+from requests_futures._cli import fetch as _fetch
 from requests_futures._cli import main
+from requests_futures._cli import report as _report
 
 from .conftest import LONG
 from .reliability.test_tls import TLSServer
@@ -403,7 +405,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 def test_importing_the_library_does_not_import_the_cli() -> None:
     code = (
         "import sys, requests_futures; "
-        "print(sorted(m for m in ('requests_futures._cli', 'requests_futures._demo', "
+        "print(sorted(m for m in ('requests_futures._cli', 'requests_futures._cli.demo', "
         "'tqdm', 'argparse') if m in sys.modules))"
     )
     result = subprocess.run(
@@ -542,7 +544,7 @@ def test_unexpected_errors_propagate(
     def broken(*args: object) -> dict[str, Any]:
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(_cli, "_record", broken)
+    monkeypatch.setattr(_fetch, "_record", broken)
     with pytest.raises(RuntimeError, match="bug"):
         main(["fetch", f"{server.url}/echo"])
 

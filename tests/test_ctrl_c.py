@@ -8,7 +8,7 @@ from concurrent.futures import CancelledError
 
 import pytest
 
-from requests_futures._ctrl_c import CtrlC, DaemonExecutor, sigint_blocked
+from requests_futures._cli.ctrl_c import CtrlC, DaemonExecutor, sigint_blocked
 
 from .conftest import LONG
 

@@ -169,7 +169,7 @@ def _cli_reference() -> ModuleType:
 
 
 def test_cli_reference_names_every_option_of_every_command() -> None:
-    from requests_futures._arguments import build_parser
+    from requests_futures._cli.parser import build_parser
 
     parser = build_parser()
     text = "\n".join(_cli_reference().reference(parser))

@@ -21,7 +21,8 @@ import pytest
 import requests
 from requests.adapters import BaseAdapter
 
-from requests_futures import FuturesSession, _fork
+from requests_futures import FuturesSession
+from requests_futures._lifecycle import fork as _fork
 
 from .conftest import LONG
 from .server import LoopbackServer
@@ -246,7 +247,7 @@ def test_a_session_that_fails_to_reset_does_not_stop_the_others(
     try:
         _fork.track(broken)
         _fork.track(fine)
-        with caplog.at_level(logging.WARNING, logger="requests_futures._fork"):
+        with caplog.at_level(logging.WARNING, logger="requests_futures._lifecycle.fork"):
             _fork._in_child()
     finally:
         _fork._sessions.clear()

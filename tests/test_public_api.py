@@ -36,7 +36,7 @@ def test_future_is_a_concurrent_future() -> None:
 
 def test_import_stays_light() -> None:
     """``import requests_futures`` loads no optional extra, no CLI, no asyncio."""
-    cli = ["requests_futures._cli", "requests_futures._arguments", "requests_futures._ctrl_c"]
+    cli = ["requests_futures._cli", "requests_futures._cli.parser", "requests_futures._cli.ctrl_c"]
     heavy = ["asyncio", "dask", "distributed", "tqdm", *cli, "multiprocessing"]
     code = (
         f"import sys, requests_futures; print(' '.join(m for m in {heavy!r} if m in sys.modules))"

@@ -21,9 +21,9 @@ import pytest
 import requests
 import urllib3
 
-from requests_futures import _save
 from requests_futures._cli import main
-from requests_futures._save import Saver, relative_path, safe_name
+from requests_futures._cli import saving as _save
+from requests_futures._cli.saving import Saver, relative_path, safe_name
 
 from .conftest import LONG
 from .faults import FaultServer

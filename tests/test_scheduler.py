@@ -29,9 +29,13 @@ import pytest
 import requests
 from urllib3.util import Retry
 
-from requests_futures import Future, FuturesSession, _scheduler, _shutdown
-from requests_futures._scheduler import Limits, Politeness, Scheduler, origin_of
-from requests_futures._worker import Outcome
+from requests_futures import Future, FuturesSession
+from requests_futures._lifecycle import exit as _shutdown
+from requests_futures._scheduling import origins as _origins
+from requests_futures._scheduling import scheduler as _scheduler
+from requests_futures._scheduling.origins import Limits, Politeness, origin_of
+from requests_futures._scheduling.retries import Outcome
+from requests_futures._scheduling.scheduler import Scheduler
 
 from .conftest import LONG, SHORT, eventually
 from .server import LoopbackServer
@@ -496,7 +500,7 @@ def test_per_host_can_change_while_requests_run(server: LoopbackServer) -> None:
 
 
 def _get(retry: Retry | None, url: str) -> object:
-    from requests_futures._worker import Outcome
+    from requests_futures._scheduling.retries import Outcome
 
     return Outcome(requests.get(url, timeout=LONG))
 
@@ -560,7 +564,7 @@ def test_a_cancelled_retry_is_skipped_when_it_falls_due() -> None:
         later = scheduler.submit("http://127.0.0.1/", fails_once, ())
         assert eventually(future.cancel)
         assert later.result(timeout=LONG) == "again"
-        assert eventually(lambda: not scheduler._timers)  # fell due, and was skipped
+        assert eventually(lambda: not scheduler._timers.pending())  # fell due, and was skipped
         scheduler.close()
         scheduler.join()
     assert len(calls) == 2
@@ -648,8 +652,8 @@ def test_host_stats_keys_an_ipv6_origin_as_its_url_writes_it() -> None:
 
 
 def test_the_origins_seen_are_kept_within_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_scheduler, "_ORIGINS_SEEN", 2)
-    monkeypatch.setattr(_scheduler, "_origins_seen", {})
+    monkeypatch.setattr(_origins, "_ORIGINS_SEEN", 2)
+    monkeypatch.setattr(_origins, "_origins_seen", {})
     for port in range(5):
         assert origin_of(f"http://a.invalid:{81 + port}/x") == ("http", "a.invalid", 81 + port)
-    assert len(_scheduler._origins_seen) <= 2
+    assert len(_origins._origins_seen) <= 2

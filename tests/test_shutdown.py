@@ -1,4 +1,4 @@
-"""The interpreter-exit hook of ``_shutdown``: when it cancels, when it must not.
+"""The interpreter-exit hook of ``_lifecycle.exit``: when it cancels, when it must not.
 
 Leaving with requests queued against a hanging server is proven in
 ``tests/reliability/test_shutdown.py``; here, a program whose main thread ends
@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from requests_futures import FuturesSession, _shutdown
+from requests_futures import FuturesSession
+from requests_futures._lifecycle import exit as _shutdown
 
 from .conftest import LONG
 from .server import LoopbackServer

@@ -29,7 +29,7 @@ from urllib3.exceptions import (
 from urllib3.util import Retry
 
 from requests_futures import FuturesSession
-from requests_futures._worker import _Answer, _as_requests_error
+from requests_futures._scheduling.retries import _Answer, _as_requests_error
 
 from .conftest import LONG
 from .server import LoopbackServer

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from requests_futures import FuturesSession, _shutdown
+from requests_futures import FuturesSession
+from requests_futures._lifecycle import exit as _shutdown
 
 from ..conftest import LONG, worker_threads
 from ..faults import FaultServer
@@ -45,7 +46,7 @@ def test_close_with_1000_queued_requests_cancels_them_at_once(faults: FaultServe
 
 SCRIPT = """
     import sys
-    from requests_futures import FuturesSession, _shutdown
+    from requests_futures import FuturesSession
 
     url, how = sys.argv[1], sys.argv[2]
     session = FuturesSession(max_workers=2, timeout=1)

@@ -1,14 +1,8 @@
-"""The ``requests-futures`` command: ``fetch`` many URLs at once, or run the ``demo``.
+"""``requests-futures fetch``: many URLs at once, one JSON line each, and a summary.
 
 ::
 
-    requests-futures fetch -i urls.txt -w 16 -o results.jsonl
-    python -m requests_futures demo
-
-:func:`main` takes the arguments as a list, so it can be called in-process.
-The parser and its option types are in :mod:`requests_futures._arguments`;
-what makes Ctrl-C stop at once, in :mod:`requests_futures._ctrl_c`.  Nothing
-here is imported by ``import requests_futures``.
+    status = run(build_parser().parse_args(["fetch", "-w", "16", "http://127.0.0.1:8000/"]))
 """
 
 from __future__ import annotations
@@ -21,7 +15,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor, Future
 from contextlib import ExitStack
 from itertools import chain
@@ -30,11 +24,11 @@ from typing import IO, Any
 import requests
 import urllib3
 
-from ._arguments import FAILED, INTERRUPTED, OK, USAGE, build_parser
-from ._ctrl_c import CtrlC, DaemonExecutor, sigint_blocked
-from ._report import BarProgress, NoProgress, PlainProgress, Progress, Stats, requests_text
-from ._save import Saved, Saver
-from .sessions import FuturesSession
+from ..sessions import FuturesSession
+from .ctrl_c import CtrlC, DaemonExecutor, sigint_blocked
+from .parser import FAILED, INTERRUPTED, OK
+from .report import BarProgress, NoProgress, PlainProgress, Progress, Stats, requests_text
+from .saving import Saved, Saver
 
 #: How many URLs per worker ``map()`` takes in at a time with --per-host or --rate.
 _POLITE_WINDOW = 8
@@ -112,7 +106,7 @@ def _skipped(url: str, path: str) -> dict[str, Any]:
     }
 
 
-def _fetch(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     parser: argparse.ArgumentParser = args.parser
     if not args.urls and args.input is None:
         parser.error("give URLs as arguments, or a file of them with -i FILE (-i - for stdin)")
@@ -340,32 +334,3 @@ def _abandon(
     # Not FuturesSession.close(), which waits for requests in flight: this
     # closes the pools now, and each connection in use as its request ends.
     requests.Session.close(session)
-
-
-def _demo(args: argparse.Namespace) -> int:
-    from ._demo import run_demo
-
-    return run_demo(args.n, args.delay_ms, args.workers, sys.stdout)
-
-
-_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"fetch": _fetch, "demo": _demo}
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line ``argv`` (default: ``sys.argv[1:]``); return the exit status.
-
-    0: success; 1: some requests failed; 2: bad usage; 130: interrupted.
-    """
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-        if args.command is None:
-            parser.print_help(sys.stderr)
-            return USAGE
-        status = _COMMANDS[args.command](args)
-    except SystemExit as exc:  # argparse: --help, --version and usage errors
-        return exc.code if isinstance(exc.code, int) else USAGE
-    except KeyboardInterrupt:
-        sys.stderr.write("interrupted\n")
-        return INTERRUPTED
-    return status

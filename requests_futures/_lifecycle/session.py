@@ -16,24 +16,26 @@ from concurrent.futures import Executor, ThreadPoolExecutor, wait
 from types import MethodType
 from typing import TYPE_CHECKING, Any
 
-from . import _fork, _remote, _shutdown
-from ._pools import worker_count
-from ._routes import submit_elsewhere
-from ._scheduler import CLOSED, Politeness, Scheduler
-from ._worker import worker_state
+from .. import _remote
+from .._pools import worker_count
+from .._routes import submit_elsewhere
+from .._scheduling.origins import Politeness
+from .._scheduling.scheduler import CLOSED, Scheduler
+from .._worker import worker_state
+from . import exit, fork
 
 if TYPE_CHECKING:  # pragma: no cover
     from requests import Session
 
-    from ._future import Future
-    from .sessions import FuturesSession
+    from .._future import Future
+    from .._state import DeferringSession
 
 #: The size of the session's own thread pool when ``max_workers`` is not given.
 DEFAULT_MAX_WORKERS = 2
 
 
 def open_session(
-    session: FuturesSession,
+    session: DeferringSession,
     executor: Executor | None,
     max_workers: int,
     inner: Session | None,
@@ -53,8 +55,8 @@ def open_session(
     session._pending = set()  # only with a supplied executor
     session._forget = session._pending.discard
     if session._owns_executor:
-        _shutdown.track(session)  # its queued requests are cancelled at exit
-    _fork.track(session)  # a forked child starts afresh
+        exit.track(session)  # its queued requests are cancelled at exit
+    fork.track(session)  # a forked child starts afresh
     session._dumps = _remote.serializer_for(session.executor)
     session._polite = polite
     # A copy gets a fresh scheduler: nothing waiting, no timer thread yet.
@@ -68,7 +70,7 @@ def open_session(
         session._submit = MethodType(submit_elsewhere, session)  # type: ignore[method-assign]
 
 
-def state_of(session: FuturesSession) -> dict[str, Any]:
+def state_of(session: DeferringSession) -> dict[str, Any]:
     """What :mod:`pickle` and :func:`copy.copy` keep of ``session``."""
     # What requests.Session.__getstate__ does (not in its type stubs).
     state = {name: getattr(session, name, None) for name in session.__attrs__}
@@ -77,7 +79,7 @@ def state_of(session: FuturesSession) -> dict[str, Any]:
     return state
 
 
-def restore(session: FuturesSession, state: dict[str, Any]) -> None:
+def restore(session: DeferringSession, state: dict[str, Any]) -> None:
     """Make ``session`` an open copy of the one ``state`` was taken from."""
     state = dict(state)
     inner = state.pop("session", None)
@@ -89,11 +91,11 @@ def restore(session: FuturesSession, state: dict[str, Any]) -> None:
     open_session(session, None, max_workers, inner, state.get("_polite"))
 
 
-def after_fork(session: FuturesSession) -> None:
+def after_fork(session: DeferringSession) -> None:
     """In a forked child: a new pool where ``session`` owned one, else refuse every call."""
-    _fork.drop_pools(session)
+    fork.drop_pools(session)
     if session._session is not None:
-        _fork.drop_pools(session._session)
+        fork.drop_pools(session._session)
     if session._closed:
         return
     supplied = None if session._owns_executor else session.executor
@@ -101,10 +103,10 @@ def after_fork(session: FuturesSession) -> None:
     open_session(session, supplied, workers, session._session, session._polite)
     if supplied is not None:
         session._mark_closed()
-        session._why_closed = _fork.FORKED
+        session._why_closed = fork.FORKED
 
 
-def mark_closed(session: FuturesSession) -> list[Future[Any]]:
+def mark_closed(session: DeferringSession) -> list[Future[Any]]:
     """Refuse ``session``'s new requests; cancel those its scheduler holds.
 
     Returns the futures of its requests in the executor that are tracked.
@@ -117,7 +119,7 @@ def mark_closed(session: FuturesSession) -> list[Future[Any]]:
     return pending
 
 
-def close_session(session: FuturesSession) -> None:
+def close_session(session: DeferringSession) -> None:
     """``session.close()`` but for ``requests``' own part: see its docstring."""
     # Called from a hook or callback of one of our own requests, or from a
     # future's done-callback (run by the worker once _run has returned),
@@ -132,7 +134,7 @@ def close_session(session: FuturesSession) -> None:
         if session._owns_executor:
             # Cancelled here rather than by shutdown(cancel_futures=True), which
             # would leave them where concurrent.futures.wait() never sees them.
-            _shutdown.cancel_queued(session.executor)
+            exit.cancel_queued(session.executor)
             session.executor.shutdown(wait=not inside, cancel_futures=True)
         elif not inside:
             wait([f for f in pending if not f.cancelled()])
@@ -140,4 +142,4 @@ def close_session(session: FuturesSession) -> None:
             session._scheduler.join()
     finally:
         if session._owns_executor:
-            _shutdown.untrack(session)
+            exit.untrack(session)

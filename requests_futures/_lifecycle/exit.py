@@ -27,7 +27,7 @@ from concurrent.futures import thread as _thread
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .sessions import FuturesSession
+    from .._state import DeferringSession
 
 __all__ = ["cancel_queued", "track", "untrack"]
 
@@ -36,14 +36,14 @@ logger = logging.getLogger(__name__)
 # Sessions that own their executor and are not closed yet.  Weak, so that
 # tracking keeps nothing alive: a session with queued work is kept alive by
 # the work items themselves, which hold it.
-_sessions: weakref.WeakSet[FuturesSession] = weakref.WeakSet()
+_sessions: weakref.WeakSet[DeferringSession] = weakref.WeakSet()
 
 
-def track(session: FuturesSession) -> None:
+def track(session: DeferringSession) -> None:
     _sessions.add(session)
 
 
-def untrack(session: FuturesSession) -> None:
+def untrack(session: DeferringSession) -> None:
     _sessions.discard(session)
 
 

@@ -1,4 +1,4 @@
-"""When a request may start: per-origin queues, slots, rate, pauses and retry timers.
+"""When a request may start: the scheduler's dispatch over per-origin queues.
 
 A session with ``per_host``, ``rate``, ``retries`` or ``host_limits`` hands
 each request to its :class:`Scheduler` instead of straight to the executor.
@@ -12,42 +12,28 @@ thread, so the workers only run requests that can run now::
 Dispatch happens in whichever thread adds or frees work: the submitting
 thread, the worker whose attempt ended (on the session's own thread pool it
 runs the next request itself; elsewhere, the attempt's done-callback), or the
-one timer thread that wakes up when a delay runs out (and after an attempt
-was cancelled in the executor).  No lock of this module is held while a
-callback of someone else's future can run.
+one timer thread (:mod:`.timers`) that wakes up when a delay runs out (and
+after an attempt was cancelled in the executor).  No lock of this module is
+held while a callback of someone else's future can run.  The per-origin
+queues are in :mod:`.queues`, the retry decisions in :mod:`.retries`.
 """
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import threading
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import Executor
 from concurrent.futures import Future as _ExecutorFuture
-from dataclasses import dataclass, field
-from math import inf
 from time import monotonic
 from typing import Any
-from urllib.parse import urlsplit
 
-from urllib3.util import Retry
-
-from ._adaptive import HostStats, Meter, overload_error
-from ._future import Future
-
-#: (scheme, host, port) of a URL: what limits, rates and pauses apply to.
-Origin = tuple[str, str, int]
+from .adaptive import HostStats, overload_error
+from .origins import Origin, Politeness, origin_of, origin_url
+from .queues import DONE, SENT, WAITING, OriginState, ScheduledFuture, settle_cancelled
+from .timers import Timers
 
 CLOSED = "this FuturesSession is closed; create a new one"
-
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-# The stages of a request in the scheduler.
-_WAITING = "waiting"  # in its origin's queue or on the retry timer
-_SENT = "sent"  # an attempt is in the executor
-_DONE = "done"  # its future has its final state
 
 # How an attempt that ended settles its future.
 _CANCELLED = "cancelled"
@@ -56,161 +42,6 @@ _SUCCEEDED = "succeeded"
 
 #: Origins remembered before forgetting those with nothing waiting or running.
 _SWEEP_AT = 1024
-
-
-def origin_of(url: object) -> Origin:
-    """The origin of ``url``: lower-cased scheme and host, the port filled in (80, 443)."""
-    text = url.decode("utf-8", "replace") if isinstance(url, bytes) else str(url)
-    # Parsed once per scheme://authority: requests to one site share it.
-    head = text[: text.find("/", text.find("//") + 2) + 1 or len(text)]
-    origin = _origins_seen.get(head)
-    if origin is None:
-        origin = _parse_origin(head)
-        if len(_origins_seen) >= _ORIGINS_SEEN:
-            _origins_seen.clear()
-        _origins_seen[head] = origin
-    return origin
-
-
-def _origin_url(origin: Origin) -> str:
-    """``scheme://host:port``, an IPv6 address in brackets as in a URL."""
-    scheme, host, port = origin
-    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
-
-
-def _parse_origin(text: str) -> Origin:
-    try:
-        split = urlsplit(text.strip())
-        port = split.port
-    except ValueError:  # a bad port: requests reports it when the request runs
-        return ("", text, 0)
-    scheme = split.scheme.lower()
-    if port is None:
-        port = _DEFAULT_PORTS.get(scheme, 0)
-    return (scheme, split.hostname or "", port)
-
-
-#: Origins of recently seen URL heads (``scheme://authority/``), and how many are kept.
-_origins_seen: dict[str, Origin] = {}
-_ORIGINS_SEEN = 1024
-
-
-@dataclass(frozen=True)
-class Limits:
-    """The limits of one origin: most requests in flight, and most starts per second."""
-
-    per_host: int | None = None
-    rate: float | None = None
-
-
-@dataclass(frozen=True)
-class Politeness:
-    """A session's validated scheduling settings (see ``FuturesSession``)."""
-
-    limits: Limits = Limits()
-    retry: Retry | None = None
-    #: Limits for particular origins (keyed by :data:`Origin`) or hosts (by name).
-    overrides: Mapping[Origin | str, Limits] = field(default_factory=dict)
-    #: Each origin's ``per_host`` is a ceiling its limit moves under (``_adaptive``).
-    adaptive: bool = False
-
-    def limits_for(self, origin: Origin) -> Limits:
-        """What applies to ``origin``: its own entry, its host's, or the default."""
-        overrides = self.overrides
-        if overrides:
-            found = overrides.get(origin) or overrides.get(origin[1])
-            if found is not None:
-                return found
-        return self.limits
-
-
-class OriginState:
-    """One origin's queue, clocks and :class:`~._adaptive.Meter`.
-
-    ``per_host`` may be changed while requests run (the meter's adaptive
-    limit); the change applies from the next dispatch, which any finishing
-    request or :meth:`Scheduler.wake` triggers.
-    """
-
-    __slots__ = (
-        "active",
-        "in_flight",
-        "interval",
-        "meter",
-        "next_start",
-        "paused_until",
-        "per_host",
-        "waiting",
-    )
-
-    def __init__(self, limits: Limits, adaptive: bool = False) -> None:
-        self.meter = Meter(limits.per_host, adaptive)
-        self.per_host: int | None = self.meter.limit
-        self.interval = 1.0 / limits.rate if limits.rate else 0.0
-        self.waiting: deque[ScheduledFuture] = deque()
-        self.active = False  # in the scheduler's turns
-        self.in_flight = 0
-        self.next_start = 0.0  # monotonic time before which none may start (rate)
-        self.paused_until = 0.0  # monotonic end of a Retry-After pause
-
-    def blocked_until(self, now: float) -> float:
-        """0 if a request may start now, else when it may (``inf``: when a slot frees)."""
-        if self.per_host is not None and self.in_flight >= self.per_host:
-            return inf
-        until = max(self.next_start, self.paused_until)
-        return until if until > now else 0.0
-
-    def idle(self, now: float) -> bool:
-        clocks = max(self.next_start, self.paused_until)
-        return not self.in_flight and not self.active and clocks <= now
-
-
-class ScheduledFuture(Future[Any]):
-    """The future of a scheduled request: pending until its final result.
-
-    :meth:`cancel` works while the request waits in the scheduler (for a
-    slot, its rate, a pause or its retry delay), and while an attempt is
-    queued in the executor; not while it runs.
-    """
-
-    def __init__(
-        self,
-        scheduler: Scheduler,
-        origin: OriginState,
-        fn: Callable[..., Any],
-        task: tuple[Any, ...],
-        retry: Retry | None,
-    ) -> None:
-        super().__init__()
-        self._scheduler = scheduler
-        self._origin = origin
-        self._fn = fn
-        self._task = task
-        self._retry = retry
-        self._stage = _WAITING
-        self._attempt: _ExecutorFuture[Any] | None = None
-        self._sent_at = 0.0  # monotonic start of the latest attempt
-        self.attempts = 0
-
-    def cancel(self) -> bool:
-        """Cancel the request unless an attempt of it is running; True if cancelled."""
-        return self._scheduler.cancel(self)
-
-    def running(self) -> bool:
-        """Whether an attempt of the request is running (it cannot be cancelled now)."""
-        attempt = self._attempt  # None: a worker of the session's own pool took it
-        return self._stage is _SENT and (attempt is None or attempt.running())
-
-    def _attempt_done(self, attempt: _ExecutorFuture[Any]) -> None:
-        self._scheduler.attempt_done(self, attempt)
-
-
-def _settle_cancelled(future: ScheduledFuture) -> None:
-    """Put a future the scheduler has let go of in its final, cancelled state."""
-    Future.cancel(future)
-    # What an executor's worker does for a cancelled item: wait() and
-    # as_completed() count the future as done only from here on.
-    future.set_running_or_notify_cancel()
 
 
 class Scheduler:
@@ -236,14 +67,10 @@ class Scheduler:
         self.retries = politeness.retry is not None
         self._cap = workers
         self._lock = threading.Lock()
-        self._wakeup = threading.Condition(self._lock)
         self._origins: dict[Origin, OriginState] = {}
         self._turns: deque[OriginState] = deque()  # origins with waiting requests
-        self._timers: list[tuple[float, int, ScheduledFuture]] = []  # retries, by due time
-        self._order = itertools.count()
-        self._wake_at = inf  # earliest rate slot or pause end seen blocking a request
+        self._timers = Timers(self._lock, self.wake)
         self._sent: set[ScheduledFuture] = set()
-        self._timer: threading.Thread | None = None
         self._closed = False
         self._sweep_at = _SWEEP_AT
         #: How many waiting requests :meth:`close` cancelled.
@@ -282,7 +109,7 @@ class Scheduler:
         a crawl over many hosts keeps only what still matters.
         """
         now = monotonic()
-        retrying = {entry[2]._origin for entry in self._timers}
+        retrying = {future._origin for future in self._timers.pending()}
         self._origins = {
             k: o for k, o in self._origins.items() if o in retrying or not o.idle(now)
         }
@@ -297,7 +124,7 @@ class Scheduler:
         """A snapshot of every origin remembered, keyed ``scheme://host:port``."""
         with self._lock:
             return {
-                _origin_url(key): origin.meter.stats(origin.per_host, origin.in_flight)
+                origin_url(key): origin.meter.stats(origin.per_host, origin.in_flight)
                 for key, origin in self._origins.items()
             }
 
@@ -322,10 +149,8 @@ class Scheduler:
         kept = None
         if self._closed:
             return sent, kept
-        timers = self._timers
-        while timers and timers[0][0] <= now:
-            future = heapq.heappop(timers)[2]
-            if future._stage is _WAITING:  # not cancelled while it waited
+        for future in self._timers.due(now):
+            if future._stage is WAITING:  # not cancelled while it waited
                 self._queue_first(future)
         turns, cap = self._turns, self._cap
         progress = True
@@ -336,7 +161,7 @@ class Scheduler:
                     return sent, kept
                 origin = turns.popleft()
                 waiting = origin.waiting
-                while waiting and waiting[0]._stage is not _WAITING:
+                while waiting and waiting[0]._stage is not WAITING:
                     waiting.popleft()  # cancelled while waiting
                 if not waiting:
                     origin.active = False
@@ -344,9 +169,7 @@ class Scheduler:
                 blocked = origin.blocked_until(now)
                 if blocked:
                     turns.append(origin)
-                    if blocked < self._wake_at:
-                        self._wake_at = blocked
-                        self._timer_wanted()
+                    self._timers.wake_at(blocked)
                     continue
                 if here and kept is None:
                     kept = self._take(waiting.popleft(), origin, now)
@@ -377,13 +200,13 @@ class Scheduler:
             else:
                 future._attempt = self._executor.submit(future._fn, future._retry, *future._task)
         except Exception as exc:  # noqa: BLE001 - a shut-down executor: the request fails with it
-            future._stage = _DONE
+            future._stage = DONE
             return future, exc
         return self._take(future, origin, now), None
 
     def _take(self, future: ScheduledFuture, origin: OriginState, now: float) -> ScheduledFuture:
         """Count ``future``'s attempt as sent (to the executor, or to run here)."""
-        future._stage = _SENT
+        future._stage = SENT
         future.attempts += 1
         future._sent_at = now
         origin.in_flight += 1
@@ -464,7 +287,7 @@ class Scheduler:
             if outcome is not None and outcome.pause > 0:
                 origin.paused_until = max(origin.paused_until, now + outcome.pause)
             final = None  # None: cancel() already settled it, or it waits for a retry
-            if future._stage is _SENT:
+            if future._stage is SENT:
                 if cancelled or (error is None and outcome.retry is not None and self._closed):
                     final = _CANCELLED
                 elif error is not None:
@@ -472,19 +295,16 @@ class Scheduler:
                 elif outcome.retry is None:
                     final = _SUCCEEDED
                 if final is None:
-                    future._stage = _WAITING
+                    future._stage = WAITING
                     future._retry = outcome.retry
-                    due = now + outcome.delay
-                    heapq.heappush(self._timers, (due, next(self._order), future))
-                    if self._timers[0][2] is future:
-                        self._timer_wanted()
+                    self._timers.retry_at(now + outcome.delay, future)
                 else:
-                    future._stage = _DONE
+                    future._stage = DONE
             if final is None:
                 sent, kept = self._dispatch_after(cancelled, now, here)
         if final is not None:
             if final is _CANCELLED:
-                _settle_cancelled(future)
+                settle_cancelled(future)
             elif final is _FAILED:
                 future.set_exception(error)
             else:
@@ -507,21 +327,20 @@ class Scheduler:
         if not cancelled:
             return self._dispatch(now, here)
         if not self._closed:
-            self._wake_at = now
-            self._timer_wanted()
+            self._timers.wake_at(now)
         return [], None
 
     def cancel(self, future: ScheduledFuture) -> bool:
         """:meth:`ScheduledFuture.cancel`: True if it will never (again) be sent."""
         with self._lock:
             stage = future._stage
-            if stage is _WAITING:
-                future._stage = _DONE  # its queue or timer entry is skipped later
+            if stage is WAITING:
+                future._stage = DONE  # its queue or timer entry is skipped later
             attempt = future._attempt
-        if stage is _WAITING:
-            _settle_cancelled(future)
+        if stage is WAITING:
+            settle_cancelled(future)
             return True
-        if stage is _DONE:
+        if stage is DONE:
             return future.cancelled()
         # Outside the lock: a successful cancel runs attempt_done right here
         # when it is already attached, which settles the future.  None: a
@@ -529,11 +348,11 @@ class Scheduler:
         if attempt is None or not attempt.cancel():
             return False
         with self._lock:
-            mine = future._stage is _SENT
+            mine = future._stage is SENT
             if mine:
-                future._stage = _DONE
+                future._stage = DONE
         if mine:
-            _settle_cancelled(future)
+            settle_cancelled(future)
         return True
 
     def close(self) -> list[ScheduledFuture]:
@@ -545,51 +364,21 @@ class Scheduler:
         with self._lock:
             self._closed = True
             waiting = [f for o in self._origins.values() for f in o.waiting]
-            waiting += [entry[2] for entry in self._timers]
-            waiting = [f for f in waiting if f._stage is _WAITING]
+            waiting += self._timers.pending()
+            waiting = [f for f in waiting if f._stage is WAITING]
             for future in waiting:
-                future._stage = _DONE
+                future._stage = DONE
             self.cancelled += len(waiting)
             for origin in self._origins.values():
                 origin.waiting.clear()
                 origin.active = False
             self._turns.clear()
-            self._timers.clear()
-            self._wakeup.notify_all()
+            self._timers.close()
             sent = list(self._sent)
         for future in waiting:
-            _settle_cancelled(future)
+            settle_cancelled(future)
         return sent
 
     def join(self) -> None:
         """Wait for the timer thread to end (after :meth:`close`)."""
-        timer = self._timer
-        if timer is not None and timer is not threading.current_thread():
-            timer.join()
-
-    def _timer_wanted(self) -> None:
-        """With the lock held: make the timer thread see the new earliest due time."""
-        if self._timer is None:
-            self._timer = threading.Thread(
-                target=self._run_timer, name="requests-futures-scheduler", daemon=True
-            )
-            self._timer.start()
-        else:
-            self._wakeup.notify()
-
-    def _run_timer(self) -> None:
-        while True:
-            with self._lock:
-                while True:
-                    if self._closed:
-                        return
-                    now = monotonic()
-                    due = self._wake_at
-                    if self._timers:
-                        due = min(due, self._timers[0][0])
-                    if due <= now:
-                        break
-                    self._wakeup.wait(min(due - now, threading.TIMEOUT_MAX))
-                self._wake_at = inf
-                sent, _ = self._dispatch(now)
-            self._watch(sent)
+        self._timers.join()

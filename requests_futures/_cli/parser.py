@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import NoReturn
 from urllib.parse import urlsplit
 
-from . import __version__
+from .. import __version__
 
 #: Exit statuses.
 OK, FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130

@@ -13,7 +13,7 @@ from typing import IO, Any
 
 import requests
 
-from .sessions import FuturesSession
+from ..sessions import FuturesSession
 
 _BODY = b'{"ok": true}\n'
 

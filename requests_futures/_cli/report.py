@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._save import Saver
+    from .saving import Saver
 
 
 def requests_text(count: int) -> str:
