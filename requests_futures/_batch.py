@@ -1,4 +1,9 @@
-"""The logic behind :meth:`FuturesSession.map`: a bounded, lazy window."""
+"""The logic behind :meth:`FuturesSession.map`: a bounded, lazy window.
+
+The caller's context is taken when ``map()`` is called: every item is
+submitted inside it, so each request runs in a copy of it, however late and
+from whichever thread the results are iterated.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from requests import Request
 
 from ._future import Future
+from ._handoff import InCallerContext
 from ._pools import worker_count
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -87,17 +93,20 @@ def map_requests(
         raise ValueError(f"window must be at least 1, got {window}")
     session._ensure_open()
     iterator = iter(items)
+    context = InCallerContext()  # now, not when the generator is iterated
     if ordered:
-        return _ordered(session, iterator, window)
-    return _unordered(session, iterator, window)
+        return _ordered(session, iterator, window, context)
+    return _unordered(session, iterator, window, context)
 
 
-def _ordered(session: DeferringSession, items: Iterator[ItemT], window: int) -> MapResults[ItemT]:
+def _ordered(
+    session: DeferringSession, items: Iterator[ItemT], window: int, context: InCallerContext
+) -> MapResults[ItemT]:
     pending: deque[tuple[ItemT, Future[Response]]] = deque()
     try:
         while True:
             for item in islice(items, window - len(pending)):
-                pending.append((item, _submit(session, item)))
+                pending.append((item, context(_submit, session, item)))
             if not pending:
                 return
             item, future = pending.popleft()
@@ -108,7 +117,7 @@ def _ordered(session: DeferringSession, items: Iterator[ItemT], window: int) -> 
 
 
 def _unordered(
-    session: DeferringSession, items: Iterator[ItemT], window: int
+    session: DeferringSession, items: Iterator[ItemT], window: int, context: InCallerContext
 ) -> MapResults[ItemT]:
     pending: dict[Future[Response], ItemT] = {}
     exhausted = False
@@ -117,7 +126,7 @@ def _unordered(
             if not exhausted:
                 room = window - len(pending)
                 for item in islice(items, room):
-                    pending[_submit(session, item)] = item
+                    pending[context(_submit, session, item)] = item
                     room -= 1
                 exhausted = room > 0
             if not pending:

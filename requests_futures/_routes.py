@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from . import _remote
+from ._handoff import InCallerContext
 from ._scheduling.retries import attempt
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -42,7 +44,9 @@ def submit_elsewhere(
     assert scheduler is not None
     starts = _body_starts(verb, args, kwargs) if scheduler.retries else ()
     call = (session, session._target, verb, callback, args, kwargs, starts)
-    return scheduler.submit(_url_of(verb, args, kwargs), attempt, call)
+    # Every attempt, whichever thread dispatches it, runs in the caller's context (its copy).
+    in_context = partial(InCallerContext(), attempt)
+    return scheduler.submit(_url_of(verb, args, kwargs), in_context, call)
 
 
 def _url_of(verb: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

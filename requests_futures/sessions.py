@@ -13,7 +13,8 @@ The path of one request, one module a stage, data flowing one way:
 
 1. The call and its checks: this module (the API), :mod:`._checks` (the
    constructor's values) and :mod:`._signature` (requests' own signature).
-2. What is taken at the call: :mod:`._handoff` (thread state of auth hooks).
+2. What is taken at the call: :mod:`._handoff` (the caller's context, thread
+   state of auth hooks).
 3. The route: :mod:`._routes` picks the session's own pool (the task goes
    straight to the executor), the scheduler, or another process.
 4. Scheduling, when limits or retries are set: :mod:`._scheduling`
@@ -46,7 +47,7 @@ from ._chain import inner_timeout, resolve
 from ._checks import check_callback, check_executor_and_session, check_timeout, politeness
 from ._environment import CachedEnvironment
 from ._future import Future, adopt
-from ._handoff import carry_thread_state
+from ._handoff import InCallerContext, carry_thread_state
 from ._lifecycle import session as _lifecycle
 from ._lifecycle.session import DEFAULT_MAX_WORKERS as _DEFAULT_MAX_WORKERS
 from ._pools import configure_adapters, worker_count
@@ -233,7 +234,10 @@ class FuturesSession(DeferringSession, CachedEnvironment):
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> Future[Any]:
-        return self._enqueue(run, self, self._target, verb, callback, args, kwargs)
+        # In a copy of the caller's context (_handoff), its own.
+        return self._enqueue(
+            InCallerContext(), run, self, self._target, verb, callback, args, kwargs
+        )
 
     def _enqueue(self, fn: Callable[..., Any], *task: Any) -> Future[Any]:
         """Submit ``fn(*task)`` unless closed; track the future for close()."""
