@@ -14,7 +14,7 @@ The path of one request, one module a stage, data flowing one way:
 1. The call and its checks: this module (the API), :mod:`._checks` (the
    constructor's values) and :mod:`._signature` (requests' own signature).
 2. What is taken at the call: :mod:`._handoff` (the caller's context, thread
-   state of auth hooks).
+   state of auth hooks), :mod:`._copies` (the arguments the caller may change).
 3. The route: :mod:`._routes` picks the session's own pool (the task goes
    straight to the executor), the scheduler, or another process.
 4. Scheduling, when limits or retries are set: :mod:`._scheduling`
@@ -45,6 +45,7 @@ from urllib3.util import Timeout as _Urllib3Timeout
 from ._batch import ItemT, MapResults, map_requests
 from ._chain import inner_timeout, resolve
 from ._checks import check_callback, check_executor_and_session, check_timeout, politeness
+from ._copies import take_arguments
 from ._environment import CachedEnvironment
 from ._future import Future, adopt
 from ._handoff import InCallerContext, carry_thread_state
@@ -274,6 +275,7 @@ class FuturesSession(DeferringSession, CachedEnvironment):
         if background_callback is not None:
             check_callback(background_callback)
         self._check_call(args, kwargs)
+        args, kwargs = take_arguments(args, kwargs)  # copies, before the caller changes them
         # ``timeout`` is request()'s ninth parameter, after method and url.
         timeout = self.timeout
         timeout = inner_timeout(self._inner) if timeout is None and self._inner else timeout
