@@ -1,10 +1,11 @@
-"""How a call reaches the executor when it does not go straight to a thread.
+"""How a call reaches the executor: straight to a thread, or by another route.
 
 A session on a thread pool with no limits submits :func:`~._worker.run`
-itself.  Otherwise its ``_submit`` is :func:`submit_elsewhere`, chosen when
-the session opens (so the plain path pays nothing per request): a process
-pool or Dask gets the request checked and pickled at the call; limits or
-retries hand it to the session's :class:`~._scheduling.scheduler.Scheduler`::
+itself, through :func:`enqueue`.  Otherwise its ``_submit`` is
+:func:`submit_elsewhere`, chosen when the session opens (so the plain path
+pays nothing per request): a process pool or Dask gets the request checked
+and pickled at the call; limits or retries hand it to the session's
+:class:`~._scheduling.scheduler.Scheduler`::
 
     future = submit_elsewhere(session, "request", None, ("GET", url), {})
 """
@@ -12,17 +13,33 @@ retries hand it to the session's :class:`~._scheduling.scheduler.Scheduler`::
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from . import _remote
+from ._future import adopt
 from ._handoff import InCallerContext
 from ._scheduling.retries import attempt
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._future import Future
     from ._state import BackgroundCallback, DeferringSession
+
+
+def enqueue(session: DeferringSession, fn: Callable[..., Any], *task: Any) -> Future[Any]:
+    """``session._enqueue``: submit ``fn(*task)`` unless closed; track the future for close()."""
+    with session._lock:
+        session._ensure_open()
+        future = adopt(session.executor.submit(fn, *task))
+        if session._owns_executor:
+            # close() shuts our executor down with cancel_futures=True:
+            # no need to track the future (that would cost every request
+            # a callback and every held future ~150 bytes).
+            return future
+        session._pending.add(future)
+    future.add_done_callback(session._forget)
+    return future
 
 
 def submit_elsewhere(

@@ -35,7 +35,7 @@ the library).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any, cast
 
@@ -47,11 +47,12 @@ from ._chain import inner_timeout, resolve
 from ._checks import check_callback, check_executor_and_session, check_timeout, politeness
 from ._copies import take_arguments
 from ._environment import CachedEnvironment
-from ._future import Future, adopt
+from ._future import Future
 from ._handoff import InCallerContext, carry_thread_state
 from ._lifecycle import session as _lifecycle
 from ._lifecycle.session import DEFAULT_MAX_WORKERS as _DEFAULT_MAX_WORKERS
 from ._pools import configure_adapters, worker_count
+from ._routes import enqueue
 from ._scheduling.adaptive import HostStats
 from ._signature import CallCheck
 from ._state import BackgroundCallback, DeferringSession
@@ -240,19 +241,7 @@ class FuturesSession(DeferringSession, CachedEnvironment):
             InCallerContext(), run, self, self._target, verb, callback, args, kwargs
         )
 
-    def _enqueue(self, fn: Callable[..., Any], *task: Any) -> Future[Any]:
-        """Submit ``fn(*task)`` unless closed; track the future for close()."""
-        with self._lock:
-            self._ensure_open()
-            future = adopt(self.executor.submit(fn, *task))
-            if self._owns_executor:
-                # close() shuts our executor down with cancel_futures=True:
-                # no need to track the future (that would cost every request
-                # a callback and every held future ~150 bytes).
-                return future
-            self._pending.add(future)
-        future.add_done_callback(self._forget)
-        return future
+    _enqueue = enqueue  # submit one task to the executor: see _routes
 
     def request(  # type: ignore[override]
         self,
