@@ -43,6 +43,7 @@ from requests import Request, Session
 from urllib3.util import Timeout as _Urllib3Timeout
 
 from ._batch import ItemT, MapResults, map_requests
+from ._body import BodyReading
 from ._chain import inner_timeout, resolve
 from ._checks import check_callback, check_executor_and_session, check_timeout, politeness
 from ._copies import take_arguments
@@ -66,7 +67,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["FuturesSession"]
 
 
-class FuturesSession(DeferringSession, CachedEnvironment):
+class FuturesSession(DeferringSession, CachedEnvironment, BodyReading):
     """A :class:`requests.Session` whose requests return futures.
 
     Every verb (``get``, ``post``, …), :meth:`request` and :meth:`send` hands

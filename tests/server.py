@@ -22,6 +22,8 @@ Routes (GET, POST, PUT, PATCH, DELETE, OPTIONS and HEAD all dispatch here):
   requests in the server it answers 429 at once (counted in
   ``counters.rejected``); otherwise it works N ms, or N ms x ceil(in flight /
   ``server.cores``) when ``cores`` is set (a host that queues).
+- ``/body?n=N``: a body built by :func:`body_route` to the query's recipe (text or
+  bytes, gzip or deflate, chunked, cut short, stalled, any status): see there.
 - ``/digest/USER/PASS``: 401 with an HTTP Digest challenge (qop=auth, MD5)
   until the request carries a valid answer for USER and PASS, then echoes.
 
@@ -32,6 +34,8 @@ zeroes them between tests.
 
 from __future__ import annotations
 
+import functools
+import gzip
 import hashlib
 import json
 import math
@@ -39,6 +43,8 @@ import random
 import sys
 import threading
 import time
+import zlib
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -79,6 +85,93 @@ def _retry_after(query: dict[str, str]) -> dict[str, str]:
 def file_body(path: str, size: int) -> bytes:
     """The body ``/files/...`` answers ``path`` (without the query) with."""
     return random.Random(path).randbytes(size)
+
+
+@functools.lru_cache(maxsize=4)
+def payload(kind: str, size: int) -> bytes:
+    """The ``/body`` payload: ``size`` bytes of ``kind`` (kept: large bodies cost no new memory).
+
+    ``bin``: random bytes; ``text``: ASCII words; ``latin1``: words with accents,
+    in ISO-8859-1; ``json``: a JSON list of numbers (about ``size`` bytes).
+    """
+    if kind == "bin":
+        return random.Random(size).randbytes(size)
+    if kind == "json":
+        return json.dumps(list(range(max(1, size // 8)))).encode()
+    word = "tête-à-tête, déjà vu " if kind == "latin1" else "lorem ipsum dolor "
+    text = (word * (size // len(word) + 1))[:size]
+    return text.encode("latin-1" if kind == "latin1" else "ascii")
+
+
+def encode(data: bytes, encoding: str) -> bytes:
+    """``data`` as ``/body?enc=`` sends it: identity, gzip, deflate (zlib) or rawdeflate."""
+    if encoding == "gzip":
+        return gzip.compress(data, mtime=0)
+    if encoding == "deflate":
+        return zlib.compress(data)
+    if encoding == "rawdeflate":
+        packer = zlib.compressobj(wbits=-15)
+        return packer.compress(data) + packer.flush()
+    return data
+
+
+def chunked(data: bytes, size: int) -> bytes:
+    """``data`` in chunked transfer coding, ``size`` bytes a chunk."""
+    pieces = [b"%x\r\n%s\r\n" % (len(part), part) for part in _slices(data, size)]
+    return b"".join(pieces) + b"0\r\n\r\n"
+
+
+def _slices(data: bytes, size: int) -> Iterator[bytes]:
+    view = memoryview(data)
+    for start in range(0, len(data), size):
+        yield view[start : start + size].tobytes() if size < len(data) else data
+
+
+def body_route(handler: BaseHTTPRequestHandler, query: dict[str, str], wait: Any) -> None:
+    """Answer ``/body``.  The query's recipe, all optional but ``n``:
+
+    ``kind`` (:func:`payload`, ``bin``), ``type`` (the Content-Type, none by
+    default), ``enc`` (:func:`encode`), ``status`` (200), ``location`` (a
+    Location header), ``chunk=K`` (chunked, K bytes a chunk; else
+    Content-Length), ``corrupt=1`` (bytes 20-40 of the encoded body zeroed),
+    ``cut=C`` (only the first C bytes of the body on the wire, then the
+    connection closes), ``stall=NAME`` (half the wire body, then the rest once
+    the test calls ``server.release(NAME)``).  204, 304 and HEAD answers carry
+    the Content-Length of the body but no body.
+    """
+    body = encode(
+        payload(query.get("kind", "bin"), int(query.get("n", "0"))), query.get("enc", "")
+    )
+    if query.get("corrupt"):
+        body = body[:20] + bytes(len(body[20:40])) + body[40:]
+    status = int(query.get("status", "200"))
+    handler.send_response(status)
+    for header, name in (
+        ("Content-Type", "type"),
+        ("Content-Encoding", "enc"),
+        ("Location", "location"),
+    ):
+        if name in query:
+            handler.send_header(header, query[name])
+    if "chunk" in query:
+        handler.send_header("Transfer-Encoding", "chunked")
+        wire = chunked(body, int(query["chunk"]))
+    else:
+        handler.send_header("Content-Length", str(len(body)))
+        wire = body
+    if handler.command == "HEAD" or status in (204, 304):
+        wire = b""
+    if "cut" in query:
+        wire = wire[: int(query["cut"])]
+        handler.send_header("Connection", "close")
+        handler.close_connection = True
+    handler.end_headers()
+    if "stall" in query:
+        handler.wfile.write(wire[: len(wire) // 2])
+        handler.wfile.flush()
+        wait(query["stall"])
+        wire = wire[len(wire) // 2 :]
+    handler.wfile.write(wire)
 
 
 class Counters:
@@ -220,6 +313,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.flush()
                 self.server.event(parts[1]).wait(MAX_HOLD)
                 self.wfile.write(b"p" * (size - size // 2))
+            elif route == "body":
+                body_route(self, query, lambda name: self.server.event(name).wait(MAX_HOLD))
             elif route == "capacity":
                 self._capacity(int(query.get("ms", "0")), body)
             elif route == "digest":
