@@ -51,8 +51,9 @@ class BodyReading(Session):
         """As :meth:`requests.Session.resolve_redirects`, after reading ``resp``'s body.
 
         ``requests``' ``send`` calls it once the response hooks have run, just
-        before it reads the body itself with 10 KiB reads: :func:`read_body`
-        reads it first, in one call.
+        before it reads the body itself with 10 KiB reads: the body is read
+        here first, in one call to urllib3, with what ``requests`` would give
+        (see "Response bodies" in the guide).
 
         .. versionadded:: 2.0
         """
