@@ -30,7 +30,7 @@ import requests
 from urllib3.util import Retry
 
 from requests_futures import Future, FuturesSession
-from requests_futures._lifecycle import exit as _shutdown
+from requests_futures._lifecycle import at_exit as _shutdown
 from requests_futures._scheduling import origins as _origins
 from requests_futures._scheduling import scheduler as _scheduler
 from requests_futures._scheduling.origins import Limits, Politeness, origin_of

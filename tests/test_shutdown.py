@@ -1,4 +1,4 @@
-"""The interpreter-exit hook of ``_lifecycle.exit``: when it cancels, when it must not.
+"""The interpreter-exit hook of ``_lifecycle.at_exit``: when it cancels, when it must not.
 
 Leaving with requests queued against a hanging server is proven in
 ``tests/reliability/test_shutdown.py``; here, a program whose main thread ends
@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from requests_futures import FuturesSession
-from requests_futures._lifecycle import exit as _shutdown
+from requests_futures._lifecycle import at_exit as _shutdown
 
 from .conftest import LONG
 from .server import LoopbackServer

@@ -1,1 +1,1 @@
-"""A session's life: :mod:`.session` (opened, copied, closed), :mod:`.fork`, :mod:`.exit`."""
+"""A session's life: :mod:`.session` (opened, copied, closed), :mod:`.fork`, :mod:`.at_exit`."""

@@ -22,7 +22,7 @@ from .._routes import submit_elsewhere
 from .._scheduling.origins import Politeness
 from .._scheduling.scheduler import CLOSED, Scheduler
 from .._worker import worker_state
-from . import exit, fork
+from . import at_exit, fork
 
 if TYPE_CHECKING:  # pragma: no cover
     from requests import Session
@@ -55,7 +55,7 @@ def open_session(
     session._pending = set()  # only with a supplied executor
     session._forget = session._pending.discard
     if session._owns_executor:
-        exit.track(session)  # its queued requests are cancelled at exit
+        at_exit.track(session)  # its queued requests are cancelled at exit
     fork.track(session)  # a forked child starts afresh
     session._dumps = _remote.serializer_for(session.executor)
     session._polite = polite
@@ -134,7 +134,7 @@ def close_session(session: DeferringSession) -> None:
         if session._owns_executor:
             # Cancelled here rather than by shutdown(cancel_futures=True), which
             # would leave them where concurrent.futures.wait() never sees them.
-            exit.cancel_queued(session.executor)
+            at_exit.cancel_queued(session.executor)
             session.executor.shutdown(wait=not inside, cancel_futures=True)
         elif not inside:
             wait([f for f in pending if not f.cancelled()])
@@ -142,4 +142,4 @@ def close_session(session: DeferringSession) -> None:
             session._scheduler.join()
     finally:
         if session._owns_executor:
-            exit.untrack(session)
+            at_exit.untrack(session)

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from requests_futures import FuturesSession
-from requests_futures._lifecycle import exit as _shutdown
+from requests_futures._lifecycle import at_exit as _shutdown
 
 from ..conftest import LONG, worker_threads
 from ..faults import FaultServer
