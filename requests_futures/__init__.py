@@ -11,10 +11,11 @@
 
 from __future__ import annotations
 
+from ._deadline import DeadlineExceeded
 from ._future import Future
 from ._scheduling.adaptive import HostStats
 from .sessions import FuturesSession
 
 __version__ = "2.0.0.dev0"
 
-__all__ = ["Future", "FuturesSession", "HostStats", "__version__"]
+__all__ = ["DeadlineExceeded", "Future", "FuturesSession", "HostStats", "__version__"]

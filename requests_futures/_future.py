@@ -5,10 +5,21 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import functools
+import logging
 from collections.abc import Generator
+from concurrent.futures._base import (
+    CANCELLED_AND_NOTIFIED,
+    FINISHED,
+    PENDING,
+    RUNNING,
+)
 from typing import Any, NoReturn, TypeVar, cast
 
+from . import _watchdog
+
 _T = TypeVar("_T")
+
+logger = logging.getLogger(__name__)
 
 
 class Future(concurrent.futures.Future[_T]):
@@ -21,7 +32,12 @@ class Future(concurrent.futures.Future[_T]):
 
         response = await session.get(url)
 
-    Cancelling the awaiting task cancels the request if it has not started yet.
+    Cancelling the awaiting task gives up on the request as :meth:`abort`
+    does: at once, whether it was waiting or running.
+
+    A done-callback that raises, even ``SystemExit`` or ``KeyboardInterrupt``,
+    is logged and dropped (``concurrent.futures`` drops only an
+    ``Exception``): the worker or timer that settled the future goes on.
 
     .. versionadded:: 2.0
     """
@@ -34,11 +50,104 @@ class Future(concurrent.futures.Future[_T]):
     #: .. versionadded:: 2.0
     attempts: int = 1
 
+    #: Settled before its worker was done with it (a deadline, an abort):
+    #: what the worker sets later is dropped.
+    _early = False
+
     def __await__(self) -> Generator[Any, None, _T]:
         # Imported here: asyncio costs every ``import requests_futures`` ~30 ms.
         import asyncio
 
-        return asyncio.wrap_future(self).__await__()
+        waiting = asyncio.wrap_future(self)
+        waiting.add_done_callback(self._awaited)
+        return waiting.__await__()
+
+    def _awaited(self, waiting: Any) -> None:
+        if waiting.cancelled():  # the awaiting task was cancelled: give up on the request
+            self.abort()
+
+    def abort(self) -> bool:
+        """Give up on the request now, even if it is running: end it cancelled.
+
+        A request still waiting is cancelled as :meth:`cancel` would.  One
+        running is stopped where it is: the socket it uses is shut down (the
+        server sees the connection closed, and the connection is not reused),
+        its worker is free again at once, and the future ends cancelled
+        (``cancelled()`` is True, ``result()`` raises
+        :class:`~concurrent.futures.CancelledError`) right away, without
+        waiting for the worker.  What the request does after that is
+        dropped.  Only a request in a thread of this process can be stopped:
+        with a process pool or Dask, the future ends cancelled and the
+        request goes on in its worker until its own ``timeout``.
+
+        :returns: True if the future ends cancelled by this call (or had been
+            cancelled already), False if it was done already.
+
+        .. versionadded:: 2.0
+        """
+        if self.cancel():
+            return True
+        if not self._settle_early(None):
+            return self.cancelled()
+        _watchdog.keep_aborting([self])
+        return True
+
+    def _give_up(self, error: BaseException | None) -> list[object]:
+        """Settle with ``error`` (None: cancelled) unless done; return what may run it."""
+        return [self] if self._settle_early(error) else []
+
+    def _settle_early(self, error: BaseException | None) -> bool:
+        """Settle the future now, pending or running (None: cancelled); False if done."""
+        with self._condition:
+            if self._state not in (PENDING, RUNNING):
+                return False
+            self._early = True
+            if error is None:
+                self._state = CANCELLED_AND_NOTIFIED
+                for waiter in self._waiters:
+                    waiter.add_cancelled(self)
+            else:
+                self._exception = error
+                self._state = FINISHED
+                for waiter in self._waiters:
+                    waiter.add_exception(self)
+            self._condition.notify_all()
+        self._invoke_callbacks()
+        return True
+
+    # The executor's worker (or a process pool's thread) settles the future
+    # when the call returns; after an early settlement that is dropped, since
+    # an InvalidStateError there would end the worker thread.
+
+    def set_running_or_notify_cancel(self) -> bool:
+        """As :class:`concurrent.futures.Future`'s; False once settled early (never run)."""
+        with self._condition:  # reentrant: the base class takes it again
+            if self._early:
+                return False
+            return super().set_running_or_notify_cancel()
+
+    def set_result(self, result: _T) -> None:
+        """As :class:`concurrent.futures.Future`'s; ignored once settled early."""
+        try:
+            super().set_result(result)
+        except concurrent.futures.InvalidStateError:
+            if not self._early:
+                raise
+
+    def set_exception(self, exception: BaseException | None) -> None:
+        """As :class:`concurrent.futures.Future`'s; ignored once settled early."""
+        try:
+            super().set_exception(exception)
+        except concurrent.futures.InvalidStateError:
+            if not self._early:
+                raise
+
+    def _invoke_callbacks(self) -> None:
+        for callback in self._done_callbacks:  # type: ignore[attr-defined]
+            try:
+                callback(self)
+            except BaseException:  # logged and dropped: see the class docstring
+                logger.exception("exception calling callback for %r", self)
 
 
 def _missing_attribute(self: Future[Any], name: str) -> NoReturn:

@@ -24,7 +24,14 @@ from ._scheduling.retries import attempt
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._future import Future
+    from ._scheduling.queues import Expiry
     from ._state import BackgroundCallback, DeferringSession
+
+
+def ensure_open(session: DeferringSession) -> None:
+    """``session._ensure_open``: :raises RuntimeError: if the session is closed."""
+    if session._closed:
+        raise RuntimeError(session._why_closed)
 
 
 def enqueue(session: DeferringSession, fn: Callable[..., Any], *task: Any) -> Future[Any]:
@@ -48,8 +55,13 @@ def submit_elsewhere(
     callback: BackgroundCallback | None,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
+    deadline: Expiry | None = None,
 ) -> Future[Any]:
-    """``session._submit`` for another process, or when the scheduler decides when."""
+    """``session._submit`` for another process, or when the scheduler decides when.
+
+    With a ``deadline`` (:class:`._deadline.Deadline`), the scheduler gives up on
+    the request when it passes, and each local attempt runs within it.
+    """
     session._ensure_open()
     scheduler = session._scheduler
     dumps = session._dumps
@@ -57,13 +69,13 @@ def submit_elsewhere(
         task = _remote.prepare(session, dumps, verb, callback, args, kwargs)
         if scheduler is None:
             return session._enqueue(_remote.run, *task)
-        return scheduler.submit(_url_of(verb, args, kwargs), _remote.attempt, task)
+        return scheduler.submit(_url_of(verb, args, kwargs), _remote.attempt, task, deadline)
     assert scheduler is not None
     starts = _body_starts(verb, args, kwargs) if scheduler.retries else ()
     call = (session, session._target, verb, callback, args, kwargs, starts)
     # Every attempt, whichever thread dispatches it, runs in the caller's context (its copy).
-    in_context = partial(InCallerContext(), attempt)
-    return scheduler.submit(_url_of(verb, args, kwargs), in_context, call)
+    in_context = partial(InCallerContext(), attempt if deadline is None else deadline.attempt)
+    return scheduler.submit(_url_of(verb, args, kwargs), in_context, call, deadline)
 
 
 def _url_of(verb: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

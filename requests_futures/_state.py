@@ -40,6 +40,8 @@ class DeferringSession(Session):
 
     #: The default timeout the session applies (FuturesSession's ``timeout=``).
     timeout: Any
+    #: The default deadline, in seconds as given (FuturesSession's ``deadline=``).
+    deadline: float | None
     executor: Executor
     _owns_executor: bool
     _lock: threading.Lock

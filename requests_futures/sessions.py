@@ -15,6 +15,8 @@ The path of one request, one module a stage, data flowing one way:
    constructor's values) and :mod:`._signature` (requests' own signature).
 2. What is taken at the call: :mod:`._handoff` (the caller's context, thread
    state of auth hooks), :mod:`._copies` (the arguments the caller may change).
+   With a ``deadline``, :mod:`._deadline` arms the :mod:`._watchdog`, which
+   gives up on the request when it passes (aborting it: :mod:`._abort`).
 3. The route: :mod:`._routes` picks the session's own pool (the task goes
    straight to the executor), the scheduler, or another process.
 4. Scheduling, when limits or retries are set: :mod:`._scheduling`
@@ -47,13 +49,14 @@ from ._body import BodyReading
 from ._chain import inner_timeout, resolve
 from ._checks import check_callback, check_executor_and_session, check_timeout, politeness
 from ._copies import take_arguments
+from ._deadline import SESSION_DEFAULT, check_deadline, submit_within
 from ._environment import CachedEnvironment
 from ._future import Future
 from ._handoff import InCallerContext, carry_thread_state
 from ._lifecycle import session as _lifecycle
 from ._lifecycle.session import DEFAULT_MAX_WORKERS as _DEFAULT_MAX_WORKERS
 from ._pools import configure_adapters, worker_count
-from ._routes import enqueue
+from ._routes import enqueue, ensure_open
 from ._scheduling.adaptive import HostStats
 from ._signature import CallCheck
 from ._state import BackgroundCallback, DeferringSession
@@ -111,6 +114,7 @@ class FuturesSession(DeferringSession, CachedEnvironment, BodyReading):
         hosts or origins: ``{"api.example.com": {"per_host": 1, "rate": 0.5}}``;
         a key is a host name or ``"scheme://host:port"``, and a value it
         leaves out is the session-wide one.
+    :param deadline: default ``deadline`` of each request (see :meth:`request`), or None.
     :param adaptive: treat each origin's ``per_host`` as a ceiling: its limit
         starts at 2 and follows what the origin sustains, down on 429, 503,
         refused or reset connections, timeouts and rising latency, up while
@@ -118,8 +122,8 @@ class FuturesSession(DeferringSession, CachedEnvironment, BodyReading):
         :meth:`host_stats`.  Needs ``per_host``.
     :raises TypeError, ValueError: for a bad ``max_workers``, ``timeout``,
         ``adapter_kwargs``, ``per_host``, ``rate``, ``retries``,
-        ``host_limits`` or ``adaptive`` (``ValueError``: True without
-        ``per_host``).
+        ``host_limits``, ``adaptive`` (``ValueError``: True without
+        ``per_host``) or ``deadline``.
 
     With ``per_host``, ``rate``, ``retries`` or ``host_limits``, the session
     schedules its requests: one that must wait (for a slot, its rate, a
@@ -128,7 +132,7 @@ class FuturesSession(DeferringSession, CachedEnvironment, BodyReading):
     (see "Being polite" in the documentation).
 
     .. versionadded:: 2.0
-       ``per_host``, ``rate``, ``retries``, ``host_limits`` and ``adaptive``.
+       ``per_host``, ``rate``, ``retries``, ``host_limits``, ``adaptive`` and ``deadline``.
 
     A FuturesSession given as ``session=`` lends its settings and its default
     ``timeout`` (used when this session has none), not its executor.
@@ -155,7 +159,7 @@ class FuturesSession(DeferringSession, CachedEnvironment, BodyReading):
     """
 
     #: What pickle and copy keep (requests' list, plus the default timeout).
-    __attrs__ = [*Session.__attrs__, "timeout", "_polite"]  # noqa: RUF012 - a list, as requests' is
+    __attrs__ = [*Session.__attrs__, "timeout", "deadline", "_polite"]  # noqa: RUF012 - a list, as requests' is
 
     # Its state (executor, scheduler, …) is declared on DeferringSession and
     # set up by _lifecycle.session.open_session (new session, copy, forked child).
@@ -173,13 +177,15 @@ class FuturesSession(DeferringSession, CachedEnvironment, BodyReading):
         retries: int | Retry | None = None,
         host_limits: Mapping[str, Mapping[str, float | None]] | None = None,
         adaptive: bool = False,
+        deadline: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         polite = politeness(per_host, rate, retries, host_limits, adaptive)
         check_executor_and_session(executor, max_workers, session)
         check_timeout(timeout)
-        self.timeout = timeout
+        check_deadline(deadline)
+        self.timeout, self.deadline = timeout, deadline
         _lifecycle.open_session(self, executor, max_workers, session, polite)
         # Grow any pool smaller than the worker count (requests' default is 10),
         # including a small one mounted on a supplied session.
@@ -197,15 +203,10 @@ class FuturesSession(DeferringSession, CachedEnvironment, BodyReading):
         # Arguments are checked at the call against what makes it, as it would check them.
         self._check_call = CallCheck(session.request if session is not None else super().request)
 
-    def __getstate__(self) -> dict[str, Any]:
-        """What :mod:`pickle` and :func:`copy.copy` keep: see the class docstring."""
-        return _lifecycle.state_of(self)
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        """A copy or an unpickled session: open, with its own executor."""
-        _lifecycle.restore(self, state)
-
-    # For the fork and exit hooks (_fork, _shutdown) as well as for close().
+    # What pickle and copy keep (see the class docstring); a copy is open, with
+    # its own executor.  Then for the fork and exit hooks, and close().
+    __getstate__ = _lifecycle.state_of
+    __setstate__ = _lifecycle.restore
     _after_fork = _lifecycle.after_fork
     _mark_closed = _lifecycle.mark_closed
 
@@ -225,11 +226,6 @@ class FuturesSession(DeferringSession, CachedEnvironment, BodyReading):
         """
         return {} if self._scheduler is None else self._scheduler.host_stats()
 
-    def _ensure_open(self) -> None:
-        """:raises RuntimeError: if the session is closed."""
-        if self._closed:
-            raise RuntimeError(self._why_closed)
-
     def _submit(
         self,
         verb: str,
@@ -243,11 +239,13 @@ class FuturesSession(DeferringSession, CachedEnvironment, BodyReading):
         )
 
     _enqueue = enqueue  # submit one task to the executor: see _routes
+    _ensure_open = ensure_open
 
     def request(  # type: ignore[override]
         self,
         *args: Any,
         background_callback: BackgroundCallback | None = None,
+        deadline: float | None = SESSION_DEFAULT,
         **kwargs: Any,
     ) -> Future[Response]:
         """Submit a request; return a future of its :class:`~requests.Response`.
@@ -258,8 +256,11 @@ class FuturesSession(DeferringSession, CachedEnvironment, BodyReading):
             the worker once the response is in and before the future resolves.
             If it returns something other than ``None``, that becomes the
             future's result.  If it raises, ``result()`` raises that error.
-        :raises TypeError: for a non-callable ``background_callback``, or
-            arguments ``requests`` would refuse (its message, at the call).
+        :param deadline: seconds from this call to the end of the request, all
+            included (see :class:`~requests_futures.DeadlineExceeded`), or None;
+            default: the session's.
+        :raises TypeError, ValueError: for a bad ``background_callback`` or
+            ``deadline``, or arguments ``requests`` would refuse (its message, at the call).
         :raises RuntimeError: if the session is closed.
         """
         if background_callback is not None:
@@ -271,20 +272,21 @@ class FuturesSession(DeferringSession, CachedEnvironment, BodyReading):
         timeout = inner_timeout(self._inner) if timeout is None and self._inner else timeout
         if timeout is not None and "timeout" not in kwargs and len(args) < 9:
             kwargs["timeout"] = timeout
-        return self._submit("request", background_callback, args, kwargs)
+        return submit_within(self, deadline, "request", background_callback, args, kwargs)
 
     def send(  # type: ignore[override]
         self,
         request: PreparedRequest,
         *,
         background_callback: BackgroundCallback | None = None,
+        deadline: float | None = SESSION_DEFAULT,
         **kwargs: Any,
     ) -> Future[Response]:
         """Submit a prepared request; return a future of its response.
 
         Takes the arguments of :meth:`requests.Session.send` (``stream``,
-        ``timeout``, ``allow_redirects``, …) and ``background_callback`` as
-        :meth:`request` does.  The session's default ``timeout`` applies here
+        ``timeout``, ``allow_redirects``, …), ``background_callback`` and
+        ``deadline`` as :meth:`request` does.  The session's default ``timeout`` applies here
         too.  Like ``requests``' own ``send``, it does not merge the session's
         settings into ``request``: prepare it with :meth:`prepare_request` for
         that.
@@ -295,9 +297,8 @@ class FuturesSession(DeferringSession, CachedEnvironment, BodyReading):
         expects.  Auth handlers that keep per-thread state while a request is
         prepared (:class:`~requests.auth.HTTPDigestAuth`) find it in the worker.
 
-        :raises TypeError: for a non-callable ``background_callback``.
-        :raises ValueError: for a :class:`requests.Request` that was not
-            prepared.
+        :raises TypeError, ValueError: for a non-callable ``background_callback``,
+            a bad ``deadline``, or a :class:`requests.Request` not prepared.
         :raises RuntimeError: if the session is closed.
 
         .. versionadded:: 2.0
@@ -315,7 +316,7 @@ class FuturesSession(DeferringSession, CachedEnvironment, BodyReading):
         if timeout is not None:
             kwargs.setdefault("timeout", timeout)
         request = carry_thread_state(request)
-        return self._submit("send", background_callback, (request,), kwargs)
+        return submit_within(self, deadline, "send", background_callback, (request,), kwargs)
 
     def get(self, url: str | bytes, **kwargs: Any) -> Future[Response]:  # type: ignore[override]
         """Submit a GET request.  Takes :meth:`request`'s keyword arguments."""

@@ -6,7 +6,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -20,6 +19,7 @@ from requests_futures._future import adopt
 
 from .conftest import LONG
 from .server import LoopbackServer
+from .stall import StallServer
 
 # How many ticks the ticker must count before it lets the held request go.
 TICKS_BEFORE_RELEASE = 20
@@ -178,32 +178,35 @@ def test_a_timeout_on_await_cancels_a_queued_request(server: LoopbackServer) -> 
     assert server.counters.paths == ["/hold/timeout-blocker", "/timeout-after"]
 
 
-def test_cancelling_the_task_does_not_strand_a_running_request(
-    server: LoopbackServer, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize("limits", [{}, {"per_host": 2}], ids=["plain", "scheduled"])
+def test_cancelling_the_task_aborts_a_running_request(
+    limits: dict[str, Any], server: LoopbackServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="concurrent.futures")
-    started = threading.Event()
+    stall = StallServer()
+    try:
+        with FuturesSession(max_workers=1, **limits) as session:
+            running = session.get(stall.url + "/hang")
 
-    def auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
-        started.set()  # the request is being prepared in the worker
-        return request
+            async def main() -> float:
+                task = asyncio.create_task(_await(running))
+                assert await asyncio.to_thread(stall.wait_requests, 1, LONG)
+                assert running.running()
+                task.cancel()
+                cancelled = time.monotonic()
+                with pytest.raises(asyncio.CancelledError):
+                    await task  # at once: it neither waits for nor raises the request's error
+                assert time.monotonic() - cancelled < 0.5
+                return cancelled
 
-    with FuturesSession(max_workers=1) as session:
-        running = session.get(server.url + "/hold/running", auth=auth)
-
-        async def main() -> None:
-            task = asyncio.create_task(_await(running))
-            assert await asyncio.to_thread(started.wait, LONG)
-            assert running.running()
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-        asyncio.run(main())  # the loop is closed before the response arrives
-        assert not running.cancelled()
-        server.release("running")
-        # The request completes in the worker; its future still gives the response.
-        assert running.result(timeout=LONG).status_code == 200
+            cancelled = asyncio.run(main())
+            assert running.cancelled()  # settled, never left pending
+            # The server saw the connection closed, and the only worker is free.
+            assert stall.wait_closed(1, LONG)
+            assert stall.closed[0] - cancelled < 1.0
+            assert session.get(server.url + "/echo").result(timeout=LONG).ok
+    finally:
+        stall.stop()
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 

@@ -13,6 +13,7 @@ from requests_futures.sessions import FuturesSession as ClassicFuturesSession
 
 def test_all_is_exactly_the_public_surface() -> None:
     assert sorted(requests_futures.__all__) == [
+        "DeadlineExceeded",
         "Future",
         "FuturesSession",
         "HostStats",
@@ -28,6 +29,10 @@ def test_classic_and_new_import_paths_are_the_same_class() -> None:
 def test_version_is_a_string() -> None:
     assert isinstance(requests_futures.__version__, str)
     assert requests_futures.__version__[0].isdigit()
+
+
+def test_deadline_exceeded_is_a_requests_timeout() -> None:
+    assert issubclass(requests_futures.DeadlineExceeded, requests.exceptions.Timeout)
 
 
 def test_future_is_a_concurrent_future() -> None:

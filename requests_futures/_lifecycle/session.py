@@ -88,6 +88,7 @@ def restore(session: DeferringSession, state: dict[str, Any]) -> None:
     for name, value in state.items():
         setattr(session, name, value)
     session.timeout = state.get("timeout")
+    session.deadline = state.get("deadline")
     open_session(session, None, max_workers, inner, state.get("_polite"))
 
 

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from urllib3.util import Retry
 
+from .. import _watchdog
 from .._future import Future
 from .adaptive import Meter
 from .origins import Limits
@@ -28,10 +29,23 @@ SENT = "sent"  # an attempt is in the executor
 DONE = "done"  # its future has its final state
 
 
+class Expiry(Protocol):
+    """A request's deadline, as the scheduler sees it (:class:`.._deadline.Deadline`)."""
+
+    #: When it falls (monotonic seconds).
+    at: float
+
+    def error(self, sent: bool = True) -> BaseException: ...
+
+    def attempt(self, retry: Retry | None, *call: Any) -> Any: ...
+
+
 class Owner(Protocol):
     """What a :class:`ScheduledFuture` asks of the scheduler that holds it."""
 
     def cancel(self, future: ScheduledFuture) -> bool: ...
+
+    def give_up(self, future: ScheduledFuture, error: BaseException | None) -> list[object]: ...
 
     def attempt_done(self, future: ScheduledFuture, attempt: _ExecutorFuture[Any]) -> None: ...
 
@@ -92,8 +106,10 @@ class ScheduledFuture(Future[Any]):
         fn: Callable[..., Any],
         task: tuple[Any, ...],
         retry: Retry | None,
+        deadline: Expiry | None = None,
     ) -> None:
         super().__init__()
+        self._deadline = deadline
         self._scheduler = scheduler
         self._origin = origin
         self._fn = fn
@@ -107,6 +123,14 @@ class ScheduledFuture(Future[Any]):
     def cancel(self) -> bool:
         """Cancel the request unless an attempt of it is running; True if cancelled."""
         return self._scheduler.cancel(self)
+
+    def abort(self) -> bool:
+        """Give up on the request now, waiting or running: see :meth:`.Future.abort`."""
+        _watchdog.keep_aborting(self._scheduler.give_up(self, None))
+        return self.cancelled()
+
+    def _give_up(self, error: BaseException | None) -> list[object]:
+        return self._scheduler.give_up(self, error)
 
     def running(self) -> bool:
         """Whether an attempt of the request is running (it cannot be cancelled now)."""

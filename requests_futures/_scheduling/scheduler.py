@@ -15,7 +15,8 @@ runs the next request itself; elsewhere, the attempt's done-callback), or the
 one timer thread (:mod:`.timers`) that wakes up when a delay runs out (and
 after an attempt was cancelled in the executor).  No lock of this module is
 held while a callback of someone else's future can run.  The per-origin
-queues are in :mod:`.queues`, the retry decisions in :mod:`.retries`.
+queues are in :mod:`.queues`, the retry decisions in :mod:`.retries`,
+cancelling and giving up (a deadline, an abort) in :mod:`.stopping`.
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ from concurrent.futures import Future as _ExecutorFuture
 from time import monotonic
 from typing import Any
 
+from .. import _abort
 from .adaptive import HostStats, overload_error
 from .origins import Origin, Politeness, origin_of, origin_url
-from .queues import DONE, SENT, WAITING, OriginState, ScheduledFuture, settle_cancelled
+from .queues import DONE, SENT, WAITING, Expiry, OriginState, ScheduledFuture, settle_cancelled
+from .stopping import Stopping, expired
 from .timers import Timers
 
 CLOSED = "this FuturesSession is closed; create a new one"
@@ -44,7 +47,7 @@ _SUCCEEDED = "succeeded"
 _SWEEP_AT = 1024
 
 
-class Scheduler:
+class Scheduler(Stopping):
     """Decides when each request of one session starts.
 
     :param executor: where attempts run.
@@ -77,9 +80,15 @@ class Scheduler:
         self.cancelled = 0
 
     def submit(
-        self, url: object, fn: Callable[..., Any], task: tuple[Any, ...]
+        self,
+        url: object,
+        fn: Callable[..., Any],
+        task: tuple[Any, ...],
+        deadline: Expiry | None = None,
     ) -> ScheduledFuture:
         """Queue ``fn(retry, *task)`` for the origin of ``url``; return its future.
+
+        A request whose ``deadline`` has passed is never sent (see :meth:`give_up`).
 
         :raises RuntimeError: once :meth:`close` has been called.
         """
@@ -93,7 +102,7 @@ class Scheduler:
                     self._sweep()
                 polite = self._politeness
                 origin = self._origins[key] = OriginState(polite.limits_for(key), polite.adaptive)
-            future = ScheduledFuture(self, origin, fn, task, self._politeness.retry)
+            future = ScheduledFuture(self, origin, fn, task, self._politeness.retry, deadline)
             origin.waiting.append(future)
             if not origin.active:
                 origin.active = True
@@ -161,8 +170,10 @@ class Scheduler:
                     return sent, kept
                 origin = turns.popleft()
                 waiting = origin.waiting
-                while waiting and waiting[0]._stage is not WAITING:
-                    waiting.popleft()  # cancelled while waiting
+                while waiting and (
+                    waiting[0]._stage is not WAITING or expired(waiting[0], now, sent)
+                ):
+                    waiting.popleft()  # cancelled or given up on while waiting
                 if not waiting:
                     origin.active = False
                     continue
@@ -276,6 +287,12 @@ class Scheduler:
             origin = future._origin
             if outcome is not None and outcome.error is not None:
                 error = outcome.error
+            deadline = future._deadline
+            if error is not None and deadline is not None:
+                if getattr(error, "sent", True) is False:
+                    future.attempts -= 1  # it found its deadline passed: never sent
+                elif now >= deadline.at:
+                    error = deadline.error()
             if not cancelled:
                 overload = overload_error(error) if outcome is None else outcome.overload
                 meter = origin.meter
@@ -330,31 +347,6 @@ class Scheduler:
             self._timers.wake_at(now)
         return [], None
 
-    def cancel(self, future: ScheduledFuture) -> bool:
-        """:meth:`ScheduledFuture.cancel`: True if it will never (again) be sent."""
-        with self._lock:
-            stage = future._stage
-            if stage is WAITING:
-                future._stage = DONE  # its queue or timer entry is skipped later
-            attempt = future._attempt
-        if stage is WAITING:
-            settle_cancelled(future)
-            return True
-        if stage is DONE:
-            return future.cancelled()
-        # Outside the lock: a successful cancel runs attempt_done right here
-        # when it is already attached, which settles the future.  None: a
-        # worker took it, to run next.
-        if attempt is None or not attempt.cancel():
-            return False
-        with self._lock:
-            mine = future._stage is SENT
-            if mine:
-                future._stage = DONE
-        if mine:
-            settle_cancelled(future)
-        return True
-
     def close(self) -> list[ScheduledFuture]:
         """Cancel every waiting request at once and stop the timer.
 
@@ -382,3 +374,7 @@ class Scheduler:
     def join(self) -> None:
         """Wait for the timer thread to end (after :meth:`close`)."""
         self._timers.join()
+
+
+# A worker running the chain runs the request its local ``future`` names.
+_abort.runner(Scheduler._run_chain.__code__, "future")

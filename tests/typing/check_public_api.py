@@ -11,10 +11,11 @@ from collections.abc import Generator, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
+import requests
 from requests import PreparedRequest, Request, Response
 from urllib3.util import Retry
 
-from requests_futures import Future, FuturesSession, HostStats
+from requests_futures import DeadlineExceeded, Future, FuturesSession, HostStats
 from requests_futures.sessions import FuturesSession as ClassicFuturesSession
 
 if sys.version_info >= (3, 11):
@@ -65,6 +66,13 @@ prepared = session.prepare_request(Request("GET", URL))
 assert_type(prepared, PreparedRequest)
 assert_type(session.send(prepared), Future[Response])
 assert_type(session.send(prepared, timeout=1.0).result(), Response)
+
+# deadline=: on the session, every verb, request() and send(); abort().
+within = FuturesSession(deadline=30)
+assert_type(within.get(URL, deadline=0.5), Future[Response])
+assert_type(within.request("GET", URL, deadline=None).abort(), bool)
+assert_type(within.send(prepared, deadline=2), Future[Response])
+timeout_error: requests.exceptions.Timeout = DeadlineExceeded("deadline of 2 s exceeded")
 
 
 def count_redirects(session: FuturesSession, response: Response) -> int:

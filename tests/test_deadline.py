@@ -1,0 +1,247 @@
+"""deadline=: a bound on the whole request, and requests really given up on.
+
+A :class:`~tests.stall.StallServer` never answers (or trickles its body), and
+records when the client closed each connection: an aborted request must show
+up there, not only in the future.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import pickle
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from urllib3.util import Timeout as Urllib3Timeout
+
+from requests_futures import DeadlineExceeded, FuturesSession
+from requests_futures._deadline import capped, check_deadline
+
+from .conftest import LONG
+from .server import LoopbackServer
+from .stall import StallServer
+
+DEADLINE = 0.3
+#: How late after its deadline a future may fail (the issue's bound).
+LATE = 0.5
+
+
+@pytest.fixture
+def stall() -> Iterator[StallServer]:
+    server = StallServer()
+    yield server
+    server.stop()
+
+
+def _fails_in_time(future: Any, started: float, deadline: float = DEADLINE) -> DeadlineExceeded:
+    with pytest.raises(DeadlineExceeded) as caught:
+        future.result(timeout=LONG)
+    took = time.monotonic() - started
+    assert deadline <= took < deadline + LATE, took
+    return caught.value
+
+
+def test_a_hung_request_fails_at_its_deadline_and_its_connection_is_closed(
+    stall: StallServer, server: LoopbackServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="concurrent.futures")
+    with FuturesSession(max_workers=1) as session:
+        started = time.monotonic()
+        future = session.get(stall.url + "/hang", deadline=DEADLINE)
+        error = _fails_in_time(future, started)
+        assert str(error) == "deadline of 0.3 s exceeded"
+        assert isinstance(error, requests.Timeout)
+        # The server saw the connection closed, right then.
+        assert stall.wait_closed(1, LONG)
+        assert stall.closed[0] - started < DEADLINE + LATE
+        # The only worker is free again, and was not killed.
+        assert session.get(server.url + "/echo").result(timeout=LONG).ok
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_the_message_gives_the_deadline_as_given(stall: StallServer) -> None:
+    with FuturesSession(deadline=1) as session:
+        started = time.monotonic()
+        future = session.get(stall.url + "/hang", deadline=0.25)
+        assert str(_fails_in_time(future, started, 0.25)) == "deadline of 0.25 s exceeded"
+    assert pickle.loads(pickle.dumps(DeadlineExceeded("deadline of 1 s exceeded"))).args == (
+        "deadline of 1 s exceeded",
+    )
+
+
+def test_a_trickling_body_is_cut_at_the_deadline(stall: StallServer) -> None:
+    stall.mode = "trickle"
+    with FuturesSession() as session:
+        started = time.monotonic()
+        future = session.get(stall.url + "/trickle", deadline=DEADLINE)
+        _fails_in_time(future, started)
+        assert stall.wait_closed(1, LONG)
+
+
+def test_with_stream_the_deadline_ends_at_the_headers(stall: StallServer) -> None:
+    stall.mode = "trickle"
+    with FuturesSession() as session:
+        response = session.get(stall.url + "/trickle", stream=True, deadline=DEADLINE).result(
+            timeout=LONG
+        )
+        with response:
+            time.sleep(DEADLINE + 0.1)  # past the deadline: the body is still ours to read
+            assert response.raw.read(3) == b"xxx"
+        assert stall.closed == [] or stall.closed[0] > time.monotonic() - 0.1
+
+
+def test_a_request_queued_past_its_deadline_is_never_sent(server: LoopbackServer) -> None:
+    with FuturesSession(max_workers=1) as session:
+        blocker = session.get(server.url + "/hold/deadline-blocker")
+        assert server.counters.wait_for_path("/hold/deadline-blocker", LONG)
+        started = time.monotonic()
+        queued = session.get(server.url + "/never", deadline=DEADLINE)
+        _fails_in_time(queued, started)
+        server.release("deadline-blocker")
+        assert blocker.result(timeout=LONG).ok
+        assert session.get(server.url + "/after").result(timeout=LONG).ok
+    assert server.counters.paths == ["/hold/deadline-blocker", "/after"]
+
+
+def test_a_request_in_time_is_untouched_and_its_connection_reused(
+    server: LoopbackServer,
+) -> None:
+    with FuturesSession(max_workers=1, deadline=DEADLINE) as session:
+        assert session.get(server.url + "/echo").result(timeout=LONG).ok
+        time.sleep(DEADLINE + 0.1)  # its deadline passes while the connection is pooled
+        assert session.get(server.url + "/echo").result(timeout=LONG).ok
+    assert server.counters.connections == 1
+
+
+def test_the_call_s_deadline_beats_the_session_s_and_none_turns_it_off(
+    server: LoopbackServer,
+) -> None:
+    slow = server.url + "/delay?ms=500"
+    with FuturesSession(max_workers=3, deadline=0.2) as session:
+        longer = session.get(slow, deadline=5)
+        off = session.get(slow, deadline=None)
+        default = session.get(slow)
+        assert longer.result(timeout=LONG).ok
+        assert off.result(timeout=LONG).ok
+        with pytest.raises(DeadlineExceeded, match=r"deadline of 0\.2 s"):
+            default.result(timeout=LONG)
+    with FuturesSession() as session, pytest.raises(DeadlineExceeded):
+        session.get(slow, deadline=0.2).result(timeout=LONG)
+
+
+@pytest.mark.parametrize("verb", ["get", "options", "head", "post", "put", "patch", "delete"])
+def test_every_verb_takes_a_deadline(verb: str, stall: StallServer) -> None:
+    with FuturesSession() as session:
+        started = time.monotonic()
+        _fails_in_time(getattr(session, verb)(stall.url + "/hang", deadline=DEADLINE), started)
+
+
+def test_request_and_send_take_a_deadline(stall: StallServer) -> None:
+    with FuturesSession(max_workers=2) as session:
+        started = time.monotonic()
+        by_request = session.request("GET", stall.url + "/hang", deadline=DEADLINE)
+        prepared = session.prepare_request(requests.Request("GET", stall.url + "/hang"))
+        by_send = session.send(prepared, deadline=DEADLINE)
+        _fails_in_time(by_request, started)
+        _fails_in_time(by_send, started)
+        assert stall.wait_closed(2, LONG)
+
+
+BAD = [
+    (0, ValueError),
+    (-1, ValueError),
+    (math.nan, ValueError),
+    (math.inf, ValueError),
+    ("1", TypeError),
+    (True, TypeError),
+]
+
+
+@pytest.mark.parametrize(("value", "error"), BAD)
+def test_a_bad_deadline_fails_at_the_call_with_nothing_sent(
+    value: object, error: type[Exception], server: LoopbackServer
+) -> None:
+    with pytest.raises(error, match="deadline"):
+        FuturesSession(deadline=value)  # type: ignore[arg-type]
+    with FuturesSession() as session:
+        with pytest.raises(error, match="deadline"):
+            session.get(server.url + "/echo", deadline=value)
+        prepared = session.prepare_request(requests.Request("GET", server.url + "/echo"))
+        with pytest.raises(error, match="deadline"):
+            session.send(prepared, deadline=value)  # type: ignore[arg-type]
+    assert server.counters.requests == 0
+
+
+def test_requests_own_signature_errors_are_untouched(server: LoopbackServer) -> None:
+    with FuturesSession() as session, pytest.raises(TypeError, match="unexpected keyword"):
+        session.get(server.url + "/echo", deadline=1, bogus=1)
+
+
+def test_check_deadline() -> None:
+    assert check_deadline(None) is None
+    assert check_deadline(2) == 2.0
+    assert check_deadline(0.5) == 0.5
+
+
+def test_connect_and_read_timeouts_are_capped_at_the_time_left() -> None:
+    def timeout_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return kwargs["timeout"] if "timeout" in kwargs else args[8]
+
+    left = 1.0
+    assert timeout_of(*capped("request", ("GET", "u"), {}, left)) == (1.1, 1.1)
+    assert timeout_of(*capped("request", ("GET", "u"), {"timeout": 0.5}, left)) == (0.5, 0.5)
+    assert timeout_of(*capped("send", ("p",), {"timeout": (5, None)}, left)) == (1.1, 1.1)
+    assert timeout_of(*capped("send", ("p",), {"timeout": (0.2, 9)}, left)) == (0.2, 1.1)
+    positional = ("GET", "u", None, None, None, None, None, None, 30)
+    assert timeout_of(*capped("request", positional, {}, left)) == (1.1, 1.1)
+    urllib3 = timeout_of(*capped("send", ("p",), {"timeout": Urllib3Timeout(connect=7)}, left))
+    assert (urllib3.connect_timeout, urllib3._read) == (1.1, 1.1)
+    # A timeout requests will refuse is left for it to refuse.
+    assert capped("send", ("p",), {"timeout": "x"}, left) == (("p",), {"timeout": "x"})
+
+
+def test_the_adapter_gets_the_capped_timeout(server: LoopbackServer) -> None:
+    seen: list[Any] = []
+
+    class Recording(requests.adapters.HTTPAdapter):
+        def send(self, request: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+            seen.append(kwargs["timeout"])
+            return super().send(request, **kwargs)
+
+    with FuturesSession(timeout=60) as session:
+        session.mount("http://", Recording())
+        assert session.get(server.url + "/echo", deadline=2).result(timeout=LONG).ok
+    ((connect, read),) = seen
+    assert 1.5 < connect <= 2.1 and 1.5 < read <= 2.1
+
+
+def test_copies_keep_the_deadline() -> None:
+    with FuturesSession(deadline=3) as session:
+        for other in (copy.copy(session), pickle.loads(pickle.dumps(session))):
+            with other:
+                assert other.deadline == 3
+
+
+def test_no_thread_is_started_without_a_deadline(server: LoopbackServer) -> None:
+    code = f"""
+import threading
+from requests_futures import FuturesSession
+def ours():
+    return sorted(t.name for t in threading.enumerate() if t.name.endswith("watchdog"))
+with FuturesSession(per_host=2) as session:
+    session.get({server.url + "/echo"!r}).result(10)
+    before = ours()
+    session.get({server.url + "/echo"!r}, deadline=5).result(10)
+    print(before, ours())
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.split() == ["[]", "['requests-futures-watchdog']"]
