@@ -245,3 +245,129 @@ with FuturesSession(per_host=2) as session:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.split() == ["[]", "['requests-futures-watchdog']"]
+
+
+# The scheduler: waits count, and what waits past the deadline is never sent.
+
+
+def test_a_request_waiting_for_a_per_host_slot_is_never_sent(server: LoopbackServer) -> None:
+    with FuturesSession(max_workers=2, per_host=1) as session:
+        blocker = session.get(server.url + "/hold/slot-blocker")
+        assert server.counters.wait_for_path("/hold/slot-blocker", LONG)
+        started = time.monotonic()
+        waiting = session.get(server.url + "/never", deadline=DEADLINE)
+        _fails_in_time(waiting, started)
+        assert waiting.attempts == 0
+        server.release("slot-blocker")
+        assert blocker.result(timeout=LONG).ok
+        assert session.get(server.url + "/after").result(timeout=LONG).ok
+    assert server.counters.paths == ["/hold/slot-blocker", "/after"]
+
+
+def test_a_retry_after_pause_counts_and_no_retry_is_squeezed_in(server: LoopbackServer) -> None:
+    with FuturesSession(retries=3) as session:
+        started = time.monotonic()
+        paused = session.get(server.url + "/flaky/pause/1?retry_after=60", deadline=DEADLINE)
+        _fails_in_time(paused, started)
+        assert paused.attempts == 1
+        # The origin stays paused: a request with a deadline waits and is never sent.
+        started = time.monotonic()
+        _fails_in_time(session.get(server.url + "/echo", deadline=DEADLINE), started)
+    assert server.counters.paths == ["/flaky/pause/1"]
+
+
+def test_a_retry_due_after_the_deadline_is_never_sent(server: LoopbackServer) -> None:
+    from urllib3.util import Retry
+
+    retry = Retry(total=3, backoff_factor=10, status_forcelist={503})
+    with FuturesSession(retries=retry) as session:
+        started = time.monotonic()
+        # urllib3 waits before the second retry only: 20 s.
+        future = session.get(server.url + "/flaky/backoff/3", deadline=DEADLINE)
+        _fails_in_time(future, started)
+        assert future.attempts == 2
+    assert server.counters.requests == 2
+
+
+def test_a_running_scheduled_request_is_aborted_at_its_deadline(
+    stall: StallServer, server: LoopbackServer
+) -> None:
+    with FuturesSession(max_workers=1, per_host=1, retries=2) as session:
+        started = time.monotonic()
+        future = session.get(stall.url + "/hang", deadline=DEADLINE)
+        _fails_in_time(future, started)
+        assert stall.wait_closed(1, LONG)
+        assert future.attempts == 1
+        # The one worker is free, and no retry went out after the deadline.
+        assert session.get(server.url + "/echo").result(timeout=LONG).ok
+        assert stall.requests == 1
+
+
+def test_with_a_supplied_executor_the_attempt_is_aborted(stall: StallServer) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        for limits in ({}, {"per_host": 1}):
+            with FuturesSession(pool, deadline=DEADLINE, **limits) as session:  # type: ignore[arg-type]
+                started = time.monotonic()
+                _fails_in_time(session.get(stall.url + "/hang"), started)
+        assert stall.wait_closed(2, LONG)
+
+
+# abort(): giving up on a request explicitly.
+
+
+@pytest.mark.parametrize("limits", [{}, {"per_host": 2}], ids=["plain", "scheduled"])
+def test_abort_stops_a_running_request(
+    limits: dict[str, Any], stall: StallServer, server: LoopbackServer
+) -> None:
+    with FuturesSession(max_workers=1, **limits) as session:
+        future = session.get(stall.url + "/hang")
+        assert stall.wait_requests(1, LONG)
+        assert future.abort() is True
+        assert future.cancelled()
+        assert stall.wait_closed(1, LONG)
+        assert session.get(server.url + "/echo").result(timeout=LONG).ok
+        assert future.abort() is True  # still cancelled
+        done = session.get(server.url + "/echo")
+        done.result(timeout=LONG)
+        assert done.abort() is False
+        assert not done.cancelled()
+
+
+@pytest.mark.parametrize("limits", [{}, {"per_host": 1}], ids=["plain", "scheduled"])
+def test_abort_cancels_a_waiting_request(limits: dict[str, Any], server: LoopbackServer) -> None:
+    with FuturesSession(max_workers=1, **limits) as session:
+        blocker = session.get(server.url + "/hold/abort-blocker")
+        assert server.counters.wait_for_path("/hold/abort-blocker", LONG)
+        waiting = session.get(server.url + "/never")
+        assert waiting.abort() is True
+        assert waiting.cancelled()
+        server.release("abort-blocker")
+        assert blocker.result(timeout=LONG).ok
+    assert server.counters.paths == ["/hold/abort-blocker"]
+
+
+# Done-callbacks that raise SystemExit or KeyboardInterrupt strand nothing.
+
+
+@pytest.mark.parametrize("limits", [{}, {"per_host": 1}], ids=["plain", "scheduled"])
+@pytest.mark.parametrize("error", [SystemExit, KeyboardInterrupt])
+def test_a_done_callback_raising_base_exceptions_strands_nothing(
+    limits: dict[str, Any],
+    error: type[BaseException],
+    server: LoopbackServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def explode(future: Any) -> None:
+        raise error("from a callback")
+
+    with FuturesSession(max_workers=1, **limits) as session:
+        futures = [session.get(server.url + f"/echo?n={n}") for n in range(4)]
+        for future in futures:
+            future.add_done_callback(explode)
+        for future in futures:
+            assert future.result(timeout=LONG).ok
+        assert session.get(server.url + "/echo").result(timeout=LONG).ok
+    logged = [r for r in caplog.records if "exception calling callback" in r.getMessage()]
+    assert logged and all(r.exc_info and r.exc_info[0] is error for r in logged)
