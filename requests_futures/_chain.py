@@ -45,3 +45,8 @@ def inner_timeout(chain: tuple[DeferringSession, ...]) -> Any:
         if session.timeout is not None:
             return session.timeout
     return None
+
+
+def default_timeout(own: Any, chain: tuple[DeferringSession, ...]) -> Any:
+    """The default timeout of a session (``own``) whose ``session=`` chain is ``chain``."""
+    return inner_timeout(chain) if own is None and chain else own

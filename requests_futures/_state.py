@@ -54,6 +54,7 @@ class DeferringSession(Session):
     _scheduler: Scheduler | None
     _session: Session | None
     _target: Session | None  # who makes the calls (see _chain.resolve)
+    _coalesce: bool  # identical requests in flight sent once (see _coalesce)
 
     @property
     def session(self) -> Session | None:

@@ -46,8 +46,9 @@ from urllib3.util import Timeout as _Urllib3Timeout
 
 from ._batch import ItemT, MapResults, map_requests
 from ._body import BodyReading
-from ._chain import inner_timeout, resolve
+from ._chain import default_timeout, resolve
 from ._checks import check_callback, check_executor_and_session, check_timeout, politeness
+from ._coalesce import check_coalesce
 from ._copies import take_arguments
 from ._deadline import SESSION_DEFAULT, check_deadline, submit_within
 from ._environment import CachedEnvironment
@@ -120,10 +121,12 @@ class FuturesSession(DeferringSession, CachedEnvironment, BodyReading):
         refused or reset connections, timeouts and rising latency, up while
         it answers well (docs: "Adaptive concurrency"); see
         :meth:`host_stats`.  Needs ``per_host``.
+    :param coalesce: a GET or HEAD identical to one still in flight is not sent again: each
+        caller gets its own future and response, or the error (docs: "Coalescing").
     :raises TypeError, ValueError: for a bad ``max_workers``, ``timeout``,
         ``adapter_kwargs``, ``per_host``, ``rate``, ``retries``,
         ``host_limits``, ``adaptive`` (``ValueError``: True without
-        ``per_host``) or ``deadline``.
+        ``per_host``), ``deadline`` or ``coalesce`` (a bool only).
 
     With ``per_host``, ``rate``, ``retries`` or ``host_limits``, the session
     schedules its requests: one that must wait (for a slot, its rate, a
@@ -132,7 +135,8 @@ class FuturesSession(DeferringSession, CachedEnvironment, BodyReading):
     (see "Being polite" in the documentation).
 
     .. versionadded:: 2.0
-       ``per_host``, ``rate``, ``retries``, ``host_limits``, ``adaptive`` and ``deadline``.
+       ``per_host``, ``rate``, ``retries``, ``host_limits``, ``adaptive``,
+       ``deadline`` and ``coalesce``.
 
     A FuturesSession given as ``session=`` lends its settings and its default
     ``timeout`` (used when this session has none), not its executor.
@@ -143,8 +147,8 @@ class FuturesSession(DeferringSession, CachedEnvironment, BodyReading):
     :class:`requests.Session` is.  It never shares the executor: it gets its
     own thread pool of the original's ``max_workers`` (when the executor
     tells it, else the default), which starts no thread before its first
-    request, and which its own :meth:`close` shuts down.  ``per_host``,
-    ``rate``, ``retries``, ``host_limits`` and ``adaptive`` are kept, with a
+    request, and which its own :meth:`close` shuts down.  ``per_host``, ``rate``,
+    ``retries``, ``host_limits``, ``adaptive`` and ``coalesce`` are kept, with a
     scheduler of its own (adaptive limits start afresh): the original's
     waiting requests stay with the original.  A copy is open even if the
     original was closed.
@@ -159,10 +163,7 @@ class FuturesSession(DeferringSession, CachedEnvironment, BodyReading):
     """
 
     #: What pickle and copy keep (requests' list, plus the default timeout).
-    __attrs__ = [*Session.__attrs__, "timeout", "deadline", "_polite"]  # noqa: RUF012 - a list, as requests' is
-
-    # Its state (executor, scheduler, …) is declared on DeferringSession and
-    # set up by _lifecycle.session.open_session (new session, copy, forked child).
+    __attrs__ = [*Session.__attrs__, "timeout", "deadline", "_polite", "_coalesce"]  # noqa: RUF012 - a list, as requests' is
 
     def __init__(
         self,
@@ -178,6 +179,7 @@ class FuturesSession(DeferringSession, CachedEnvironment, BodyReading):
         host_limits: Mapping[str, Mapping[str, float | None]] | None = None,
         adaptive: bool = False,
         deadline: float | None = None,
+        coalesce: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -186,6 +188,7 @@ class FuturesSession(DeferringSession, CachedEnvironment, BodyReading):
         check_timeout(timeout)
         check_deadline(deadline)
         self.timeout, self.deadline = timeout, deadline
+        self._coalesce = check_coalesce(coalesce)
         _lifecycle.open_session(self, executor, max_workers, session, polite)
         # Grow any pool smaller than the worker count (requests' default is 10),
         # including a small one mounted on a supplied session.
@@ -233,10 +236,8 @@ class FuturesSession(DeferringSession, CachedEnvironment, BodyReading):
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> Future[Any]:
-        # In a copy of the caller's context (_handoff), its own.
-        return self._enqueue(
-            InCallerContext(), run, self, self._target, verb, callback, args, kwargs
-        )
+        task = (self, self._target, verb, callback, args, kwargs)
+        return self._enqueue(InCallerContext(), run, *task)  # in a copy of the caller's context
 
     _enqueue = enqueue  # submit one task to the executor: see _routes
     _ensure_open = ensure_open
@@ -268,8 +269,7 @@ class FuturesSession(DeferringSession, CachedEnvironment, BodyReading):
         self._check_call(args, kwargs)
         args, kwargs = take_arguments(args, kwargs)  # copies, before the caller changes them
         # ``timeout`` is request()'s ninth parameter, after method and url.
-        timeout = self.timeout
-        timeout = inner_timeout(self._inner) if timeout is None and self._inner else timeout
+        timeout = default_timeout(self.timeout, self._inner)
         if timeout is not None and "timeout" not in kwargs and len(args) < 9:
             kwargs["timeout"] = timeout
         return submit_within(self, deadline, "request", background_callback, args, kwargs)
@@ -311,8 +311,7 @@ class FuturesSession(DeferringSession, CachedEnvironment, BodyReading):
             raise ValueError("You can only send PreparedRequests.")
         if background_callback is not None:
             check_callback(background_callback)
-        timeout = self.timeout
-        timeout = inner_timeout(self._inner) if timeout is None and self._inner else timeout
+        timeout = default_timeout(self.timeout, self._inner)
         if timeout is not None:
             kwargs.setdefault("timeout", timeout)
         request = carry_thread_state(request)

@@ -150,3 +150,5 @@ def test_json_that_cannot_be_copied_is_taken_as_it_is() -> None:
     assert kwargs["json"]["t"] == (1, [2])
     _, kwargs = take_arguments(("POST", "u"), {"json": odd, "data": "text", "headers": None})
     assert kwargs == {"json": odd, "data": "text", "headers": None}
+    _, kwargs = take_arguments(("GET", "u"), {"params": {"odd": odd}})
+    assert kwargs["params"]["odd"] is odd  # only containers are copied

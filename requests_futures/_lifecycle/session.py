@@ -17,6 +17,7 @@ from types import MethodType
 from typing import TYPE_CHECKING, Any
 
 from .. import _remote
+from .._coalesce import Coalescer
 from .._pools import worker_count
 from .._routes import submit_elsewhere
 from .._scheduling.origins import Politeness
@@ -65,9 +66,12 @@ def open_session(
         workers = worker_count(session.executor)
         chain = session._owns_executor  # its workers serve this session alone
         session._scheduler = Scheduler(session.executor, polite, workers, chain)
+    vars(session).pop("_submit", None)  # chosen afresh (a forked child reopens)
     if polite is not None or session._dumps is not None:
         # Chosen once here, so that the plain thread path pays nothing per request.
         session._submit = MethodType(submit_elsewhere, session)  # type: ignore[method-assign]
+    if session._coalesce:  # identical requests in flight, sent once: before any route
+        session._submit = Coalescer(session, session._submit).submit  # type: ignore[method-assign]
 
 
 def state_of(session: DeferringSession) -> dict[str, Any]:
