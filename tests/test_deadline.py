@@ -7,14 +7,17 @@ up there, not only in the future.
 
 from __future__ import annotations
 
+import concurrent.futures
 import copy
 import logging
 import math
 import pickle
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -24,7 +27,7 @@ from urllib3.util import Timeout as Urllib3Timeout
 from requests_futures import DeadlineExceeded, FuturesSession
 from requests_futures._deadline import capped, check_deadline
 
-from .conftest import LONG
+from .conftest import LONG, eventually
 from .server import LoopbackServer
 from .stall import StallServer
 
@@ -304,8 +307,6 @@ def test_a_running_scheduled_request_is_aborted_at_its_deadline(
 
 
 def test_with_a_supplied_executor_the_attempt_is_aborted(stall: StallServer) -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
     with ThreadPoolExecutor(1) as pool:
         for limits in ({}, {"per_host": 1}):
             with FuturesSession(pool, deadline=DEADLINE, **limits) as session:  # type: ignore[arg-type]
@@ -371,3 +372,76 @@ def test_a_done_callback_raising_base_exceptions_strands_nothing(
         assert session.get(server.url + "/echo").result(timeout=LONG).ok
     logged = [r for r in caplog.records if "exception calling callback" in r.getMessage()]
     assert logged and all(r.exc_info and r.exc_info[0] is error for r in logged)
+
+
+# close() racing cancel(), and Ctrl-C while a request is being registered.
+
+
+@pytest.mark.parametrize("limits", [{}, {"per_host": 2}, {"retries": 1}])
+def test_close_racing_cancel_leaves_nothing_pending_and_cancel_tells_the_truth(
+    limits: dict[str, Any], server: LoopbackServer
+) -> None:
+    for _ in range(5):
+        session = FuturesSession(max_workers=2, **limits)
+        futures = [session.get(server.url + "/delay?ms=2") for _ in range(30)]
+        said: dict[int, bool] = {}
+        go = threading.Barrier(2)
+
+        def cancel_all(
+            futures: list[Any] = futures,
+            said: dict[int, bool] = said,
+            go: threading.Barrier = go,
+        ) -> None:
+            go.wait()
+            for future in reversed(futures):
+                said[id(future)] = future.cancel()
+
+        canceller = threading.Thread(target=cancel_all)
+        canceller.start()
+        go.wait()
+        session.close()
+        canceller.join(LONG)
+        for future in futures:
+            concurrent.futures.wait([future], timeout=LONG)
+            assert future.done()
+            assert said[id(future)] == future.cancelled()
+            if not future.cancelled():
+                assert future.result().ok  # close() let the running ones finish
+
+
+class _Interrupted(ThreadPoolExecutor):
+    """A thread pool interrupted once (Ctrl-C) in ``submit``, or in following its future."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(max_workers=2)
+        self.where = where
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        if self.where == "submit":
+            self.where = ""
+            raise KeyboardInterrupt
+        future = super().submit(fn, *args, **kwargs)
+        if self.where == "follow":
+            self.where = ""
+            add = future.add_done_callback
+
+            def interrupted(callback: Any) -> None:
+                future.add_done_callback = add  # type: ignore[method-assign]
+                raise KeyboardInterrupt
+
+            future.add_done_callback = interrupted  # type: ignore[method-assign]
+        return future
+
+
+@pytest.mark.parametrize("where", ["submit", "follow"])
+def test_ctrl_c_while_registering_leaves_no_phantom_slot_nor_pending_future(
+    where: str, server: LoopbackServer
+) -> None:
+    with _Interrupted(where) as executor, FuturesSession(executor, per_host=1) as session:
+        with pytest.raises(KeyboardInterrupt):
+            session.get(server.url + "/echo?interrupted")
+        # The interrupted request still goes out (nobody waits for it), and the slot is free.
+        assert session.get(server.url + "/echo?after").result(timeout=LONG).ok
+        assert eventually(lambda: session.host_stats()[server.url].in_flight == 0)
+        assert eventually(lambda: server.counters.requests == 2)
+        assert not session._scheduler._sent  # type: ignore[union-attr]

@@ -117,6 +117,7 @@ class ScheduledFuture(Future[Any]):
         self._retry = retry
         self._stage = WAITING
         self._attempt: _ExecutorFuture[Any] | None = None
+        self._followed: _ExecutorFuture[Any] | None = None  # the attempt that ended last
         self._sent_at = 0.0  # monotonic start of the latest attempt
         self.attempts = 0
 
@@ -138,6 +139,9 @@ class ScheduledFuture(Future[Any]):
         return self._stage is SENT and (attempt is None or attempt.running())
 
     def _attempt_done(self, attempt: _ExecutorFuture[Any]) -> None:
+        if self._followed is attempt:
+            return  # followed twice after an interruption: once is enough
+        self._followed = attempt
         self._scheduler.attempt_done(self, attempt)
 
 

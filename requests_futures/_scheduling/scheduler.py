@@ -93,22 +93,34 @@ class Scheduler(Stopping):
         :raises RuntimeError: once :meth:`close` has been called.
         """
         key = origin_of(url)
-        with self._lock:
-            if self._closed:
-                raise RuntimeError(CLOSED)
-            origin = self._origins.get(key)
-            if origin is None:
-                if len(self._origins) >= self._sweep_at:
-                    self._sweep()
-                polite = self._politeness
-                origin = self._origins[key] = OriginState(polite.limits_for(key), polite.adaptive)
-            future = ScheduledFuture(self, origin, fn, task, self._politeness.retry, deadline)
-            origin.waiting.append(future)
-            if not origin.active:
-                origin.active = True
-                self._turns.append(origin)
-            sent, _ = self._dispatch(monotonic())
-        self._watch(sent)
+        sent: list[tuple[ScheduledFuture, BaseException | None]] = []
+        try:
+            with self._lock:
+                future = self._register(key, fn, task, deadline)
+                self._dispatch(monotonic(), sent=sent)
+        finally:
+            # Even when interrupted (Ctrl-C in this thread): an attempt sent
+            # and not followed would hold its slot and never settle its future.
+            self._watch(sent)
+        return future
+
+    def _register(
+        self, key: Origin, fn: Callable[..., Any], task: tuple[Any, ...], deadline: Expiry | None
+    ) -> ScheduledFuture:
+        """With the lock held: queue a new request for origin ``key``."""
+        if self._closed:
+            raise RuntimeError(CLOSED)
+        origin = self._origins.get(key)
+        if origin is None:
+            if len(self._origins) >= self._sweep_at:
+                self._sweep()
+            polite = self._politeness
+            origin = self._origins[key] = OriginState(polite.limits_for(key), polite.adaptive)
+        future = ScheduledFuture(self, origin, fn, task, self._politeness.retry, deadline)
+        origin.waiting.append(future)
+        if not origin.active:
+            origin.active = True
+            self._turns.append(origin)
         return future
 
     def _sweep(self) -> None:
@@ -144,7 +156,10 @@ class Scheduler(Stopping):
         self._watch(sent)
 
     def _dispatch(
-        self, now: float, here: bool = False
+        self,
+        now: float,
+        here: bool = False,
+        sent: list[tuple[ScheduledFuture, BaseException | None]] | None = None,
     ) -> tuple[list[tuple[ScheduledFuture, BaseException | None]], ScheduledFuture | None]:
         """Hand the executor every request that may start now, fairly across origins.
 
@@ -152,9 +167,10 @@ class Scheduler(Stopping):
         round); full, paused and rate-limited ones are skipped.  The caller
         passes the list to :meth:`_watch` once the lock is released.  With
         ``here``, the first request that may start is returned instead, for
-        the calling worker to run.
+        the calling worker to run.  ``sent``: the list to add to (so that
+        what was sent before an interruption is still followed).
         """
-        sent: list[tuple[ScheduledFuture, BaseException | None]] = []
+        sent = [] if sent is None else sent
         kept = None
         if self._closed:
             return sent, kept
@@ -213,6 +229,14 @@ class Scheduler(Stopping):
         except Exception as exc:  # noqa: BLE001 - a shut-down executor: the request fails with it
             future._stage = DONE
             return future, exc
+        except BaseException:
+            # Interrupted (Ctrl-C) while handing it over: it waits again, first.
+            origin.waiting.appendleft(future)
+            if all(other is not origin for other in self._turns):
+                self._turns.append(origin)
+            origin.active = True
+            self._timers.wake_at(now)
+            raise
         return self._take(future, origin, now), None
 
     def _take(self, future: ScheduledFuture, origin: OriginState, now: float) -> ScheduledFuture:
@@ -226,14 +250,25 @@ class Scheduler(Stopping):
         return future
 
     def _watch(self, sent: list[tuple[ScheduledFuture, BaseException | None]]) -> None:
-        """Outside the lock: follow each attempt sent (its callback may run right here)."""
+        """Outside the lock: follow each attempt sent (its callback may run right here).
+
+        Interrupted (Ctrl-C), it still follows every one, then re-raises.
+        """
+        interrupted: BaseException | None = None
         for future, error in sent:
-            if error is not None:
-                future.set_exception(error)
-                continue
-            attempt = future._attempt
-            assert attempt is not None
-            attempt.add_done_callback(future._attempt_done)
+            for _ in range(3):
+                try:
+                    if error is None:
+                        attempt = future._attempt
+                        assert attempt is not None
+                        attempt.add_done_callback(future._attempt_done)  # once: see there
+                    elif not future.done():
+                        future.set_exception(error)
+                    break
+                except BaseException as exc:  # noqa: BLE001 - re-raised below
+                    interrupted = interrupted or exc
+        if interrupted is not None:
+            raise interrupted
 
     def _run_chain(self, future: ScheduledFuture | None) -> None:
         """In a worker of the session's own pool: ``future``'s attempt, then the next ones.
@@ -346,30 +381,6 @@ class Scheduler(Stopping):
         if not self._closed:
             self._timers.wake_at(now)
         return [], None
-
-    def close(self) -> list[ScheduledFuture]:
-        """Cancel every waiting request at once and stop the timer.
-
-        Returns the futures whose attempt is in the executor: the caller
-        cancels or waits for those as it does for any other.
-        """
-        with self._lock:
-            self._closed = True
-            waiting = [f for o in self._origins.values() for f in o.waiting]
-            waiting += self._timers.pending()
-            waiting = [f for f in waiting if f._stage is WAITING]
-            for future in waiting:
-                future._stage = DONE
-            self.cancelled += len(waiting)
-            for origin in self._origins.values():
-                origin.waiting.clear()
-                origin.active = False
-            self._turns.clear()
-            self._timers.close()
-            sent = list(self._sent)
-        for future in waiting:
-            settle_cancelled(future)
-        return sent
 
     def join(self) -> None:
         """Wait for the timer thread to end (after :meth:`close`)."""

@@ -1,9 +1,10 @@
 """Stopping scheduled requests early: cancelled, given up on, or past their deadline.
 
 :meth:`Stopping.cancel` is :meth:`ScheduledFuture.cancel`: it stops a request
-that has not started.  :meth:`Stopping.give_up` stops it whatever its stage,
-for its deadline (:mod:`.._deadline`) or ``abort()``; the running attempt's
-sockets are then shut down by the caller (:mod:`.._watchdog`)::
+that has not started; :meth:`Stopping.close` cancels every one waiting.
+:meth:`Stopping.give_up` stops one whatever its stage, for its deadline
+(:mod:`.._deadline`) or ``abort()``; the running attempt's sockets are then
+shut down by the caller (:mod:`.._watchdog`)::
 
     running = scheduler.give_up(future, None)  # cancelled; running: what to abort
 """
@@ -11,8 +12,11 @@ sockets are then shut down by the caller (:mod:`.._watchdog`)::
 from __future__ import annotations
 
 import threading
+from collections import deque
 
-from .queues import DONE, SENT, WAITING, ScheduledFuture, settle_cancelled
+from .origins import Origin
+from .queues import DONE, SENT, WAITING, OriginState, ScheduledFuture, settle_cancelled
+from .timers import Timers
 
 
 def expired(
@@ -30,9 +34,16 @@ def expired(
 
 
 class Stopping:
-    """The :class:`~.scheduler.Scheduler`'s ways of stopping a request early."""
+    """The :class:`~.scheduler.Scheduler`'s ways of stopping requests early."""
 
     _lock: threading.Lock
+    _closed: bool
+    _origins: dict[Origin, OriginState]
+    _turns: deque[OriginState]
+    _timers: Timers
+    _sent: set[ScheduledFuture]
+    #: How many waiting requests :meth:`close` cancelled.
+    cancelled: int
 
     def cancel(self, future: ScheduledFuture) -> bool:
         """:meth:`ScheduledFuture.cancel`: True if it will never (again) be sent."""
@@ -85,3 +96,27 @@ class Stopping:
         else:
             future.set_exception(error)
         return running
+
+    def close(self) -> list[ScheduledFuture]:
+        """Cancel every waiting request at once and stop the timer.
+
+        Returns the futures whose attempt is in the executor: the caller
+        cancels or waits for those as it does for any other.
+        """
+        with self._lock:
+            self._closed = True
+            waiting = [f for o in self._origins.values() for f in o.waiting]
+            waiting += self._timers.pending()
+            waiting = [f for f in waiting if f._stage is WAITING]
+            for future in waiting:
+                future._stage = DONE
+            self.cancelled += len(waiting)
+            for origin in self._origins.values():
+                origin.waiting.clear()
+                origin.active = False
+            self._turns.clear()
+            self._timers.close()
+            sent = list(self._sent)
+        for future in waiting:
+            settle_cancelled(future)
+        return sent
