@@ -176,6 +176,22 @@ def test_failures_are_reported_on_their_own_lines(
     assert "    status 200: 2\n" in result.stderr
 
 
+def test_deadline_ends_slow_requests_and_the_summary_counts_them(server: LoopbackServer) -> None:
+    slow = [f"{server.url}/delay?ms=3000&n={n}" for n in range(2)]
+    fast = f"{server.url}/echo"
+    started = time.monotonic()
+    result = cli("fetch", "--deadline", "0.3", "-w", "4", *slow, fast)
+    assert time.monotonic() - started < 3  # not waiting for the slow ones
+    assert result.returncode == 1
+    got = by_url(result.stdout)
+    assert got[fast]["status"] == 200
+    for url in slow:
+        assert got[url]["error"] == "DeadlineExceeded"
+        assert got[url]["message"] == "deadline of 0.3 s exceeded"
+    assert "  ended by their deadline: 2\n" in result.stderr
+    assert "ended by their deadline" not in cli("fetch", fast).stderr
+
+
 def test_summary_counts_statuses_and_latency(server: LoopbackServer) -> None:
     statuses = [200, 200, 200, 404, 404, 500]
     result = cli(
@@ -428,6 +444,8 @@ def test_importing_the_library_does_not_import_the_cli() -> None:
         (["--timeout", "0"], "must be a positive number of seconds"),
         (["--timeout", "nan"], "must be a positive number of seconds"),
         (["--timeout", "soon"], "expected a number of seconds"),
+        (["--deadline", "0"], "must be a positive number of seconds"),
+        (["--deadline", "inf"], "must be a positive number of seconds"),
         (["--progress", "--no-progress"], "not allowed with argument"),
         (["-i", "/nonexistent/urls.txt"], "cannot read /nonexistent/urls.txt"),
         (["-o", "/nonexistent/out.jsonl"], "cannot write /nonexistent/out.jsonl"),

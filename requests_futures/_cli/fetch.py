@@ -225,6 +225,7 @@ def _run_fetch(
         executor=executor,
         adapter_kwargs={"pool_connections": max(args.workers, 10), "pool_maxsize": args.workers},
         timeout=args.timeout,
+        deadline=args.deadline,
         per_host=args.per_host,
         rate=args.rate,
         retries=args.retries or None,
@@ -252,7 +253,7 @@ def _run_fetch(
         else:
             records.put(None)
 
-    stats = Stats(saver, retrying=args.retries > 0)
+    stats = Stats(saver, retrying=args.retries > 0, deadline=args.deadline is not None)
     progress = _progress(args.progress, total, saver is not None)
     pumping = threading.Thread(target=pump, name="rf-cli-map", daemon=True)
     stopped = None

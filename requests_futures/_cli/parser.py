@@ -237,6 +237,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="connect and read timeout of each request (default: 30)",
     )
+    fetch.add_argument(
+        "--deadline",
+        type=_seconds,
+        metavar="SECONDS",
+        help="give up on a request SECONDS after it was started, whatever it is doing "
+        "(waiting for its host's turn, connecting, reading a slow body): it fails with "
+        "DeadlineExceeded and its connection is closed",
+    )
     polite = fetch.add_argument_group("being polite (per origin: scheme, host and port)")
     polite.add_argument(
         "--per-host",

@@ -38,7 +38,9 @@ def mib(size: float) -> str:
 class Stats:
     """What the summary and the progress display report."""
 
-    def __init__(self, saver: Saver | None = None, *, retrying: bool = False) -> None:
+    def __init__(
+        self, saver: Saver | None = None, *, retrying: bool = False, deadline: bool = False
+    ) -> None:
         self.started = time.perf_counter()
         self.statuses: Counter[int] = Counter()
         self.errors: Counter[str] = Counter()
@@ -48,6 +50,7 @@ class Stats:
         self.skipped = 0
         self.retrying = retrying
         self.retries = 0
+        self.deadline = deadline  # whether requests have one: the summary counts those it ended
 
     @property
     def done(self) -> int:
@@ -93,6 +96,8 @@ class Stats:
         ]
         if self.retrying:
             lines.append(f"  retries: {self.retries}")
+        if self.deadline:
+            lines.append(f"  ended by their deadline: {self.errors['DeadlineExceeded']}")
         if self.saver is not None:
             size = self.bytes_saved
             speed = size / elapsed if elapsed > 0 else 0.0
