@@ -97,6 +97,27 @@ def test_memory_stays_flat_for_a_large_body(server: LoopbackServer, tmp_path: Pa
     assert large - small < size / 8, f"peaks: {small} bytes for 10, {large} for {size}"
 
 
+def test_bodies_are_streamed_in_reads_of_at_least_1_mib(
+    server: LoopbackServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sizes: list[int | None] = []
+    original = urllib3.response.HTTPResponse.read
+
+    def read(self: urllib3.response.HTTPResponse, amt: int | None = None, **kwargs: Any) -> bytes:
+        sizes.append(amt)
+        return original(self, amt, **kwargs)
+
+    monkeypatch.setattr(urllib3.response.HTTPResponse, "read", read)
+    size = 8 * 2**20 + 5
+    status, lines = fetch(capsys, "-O", str(tmp_path), f"{server.url}/files/big.bin?n={size}")
+    assert status == 0 and lines[0]["bytes"] == size
+    # Nine reads of 1 MiB (the last one gets 5 bytes and ends the body).
+    assert sizes == [2**20] * 9
+
+
 def test_urls_that_map_to_one_name_get_distinct_names_in_input_order(
     server: LoopbackServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -269,7 +290,8 @@ def test_ctrl_c_leaves_no_partial_file_and_complete_lines(
     server: LoopbackServer, tmp_path: Path, child: list[subprocess.Popen[str]]
 ) -> None:
     urls = [f"{server.url}/files/done?n=10"]
-    urls += [f"{server.url}/partial/p{n}?n=200000" for n in range(2)]
+    # Large enough that the half sent first holds a whole chunk, which is written.
+    urls += [f"{server.url}/partial/p{n}?n={3 * _save.CHUNK}" for n in range(2)]
     urls += [f"{server.url}/files/later{n}?n=10" for n in range(4)]
     process = subprocess.Popen(
         [sys.executable, "-c", RUN_WITH_CTRL_C, "fetch", "-w", "3", "-O", str(tmp_path), *urls],
@@ -324,7 +346,7 @@ def test_ctrl_c_leaves_no_partial_file_and_complete_lines(
         u.split("?")[0].removeprefix(server.url) for u in missing
     )
     assert len(every_file(tmp_path)) == len(urls)
-    assert (tmp_path / "p0").read_bytes() == b"p" * 200000
+    assert (tmp_path / "p0").read_bytes() == b"p" * 3 * _save.CHUNK
 
 
 # --- the _save module ----------------------------------------------------------------------

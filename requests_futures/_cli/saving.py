@@ -31,8 +31,10 @@ if TYPE_CHECKING:  # pragma: no cover
 #: ``--save-as``: the URL's last path segment, or ``host/path/...``.
 Layout = Literal["name", "path"]
 
-#: Bytes read and written at a time: memory use does not grow with the body.
-CHUNK = 64 * 1024
+#: Bytes read and written at a time: memory use does not grow with the body,
+#: and a large body takes few reads (each read of ``requests``' loop takes and
+#: drops the GIL, which other workers wait for).
+CHUNK = 2**20
 
 #: The longest file name, in UTF-8 bytes; below the usual limit of 255, so
 #: that a ``.N`` suffix still fits.
