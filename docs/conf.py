@@ -66,6 +66,7 @@ nitpicky = True
 nitpick_ignore = [
     # Future's type parameter, in "Bases: concurrent.futures.Future[_T]".
     ("py:obj", "requests_futures._future._T"),
+    ("py:class", "requests_futures._future._T"),
 ]
 # Names in signatures, and what they link to: the public names of Python's
 # own objects, and those the package imports only for type checking (so

@@ -69,7 +69,7 @@ class Future(concurrent.futures.Future[_T]):
     def abort(self) -> bool:
         """Give up on the request now, even if it is running: end it cancelled.
 
-        A request still waiting is cancelled as :meth:`cancel` would.  One
+        A request still waiting is cancelled as ``cancel()`` would.  One
         running is stopped where it is: the socket it uses is shut down (the
         server sees the connection closed, and the connection is not reused),
         its worker is free again at once, and the future ends cancelled
