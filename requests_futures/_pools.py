@@ -1,6 +1,9 @@
 """Sizing the connection pools of a session's adapters for its workers.
 
-::
+Each HTTP adapter keeps the pools of as many hosts as the open-file budget
+allows (:func:`~requests_futures._pool_cache.open_file_budget`), each pool
+as many connections as there are workers, and closes what it drops
+(:mod:`requests_futures._pool_cache`)::
 
     configure_adapters(session, worker_count(executor), {"pool_block": True})
 """
@@ -14,6 +17,8 @@ from typing import Any
 from requests import Session
 from requests.adapters import DEFAULT_POOLBLOCK, DEFAULT_POOLSIZE, HTTPAdapter
 
+from ._pool_cache import keep_pools, open_file_budget
+
 #: Keys accepted in ``adapter_kwargs``: the ones ``HTTPAdapter`` takes.
 ADAPTER_KWARGS = frozenset({"pool_connections", "pool_maxsize", "pool_block", "max_retries"})
 
@@ -21,8 +26,12 @@ ADAPTER_KWARGS = frozenset({"pool_connections", "pool_maxsize", "pool_block", "m
 def configure_adapters(session: Session, workers: int | None, options: Mapping[str, Any]) -> None:
     """Size the pools of ``session``'s HTTP adapters for ``workers`` threads.
 
-    Adapters stay the objects they are (custom subclasses keep their
-    behaviour); only their pool manager is rebuilt when its size changes.
+    Each adapter keeps the pools of at least as many hosts as the open-file
+    budget allows (``pool_connections``, unless ``options`` gives it), and as
+    many idle connections over all of them; a pool holds at least
+    ``workers`` connections (``pool_maxsize``).  Adapters stay the objects
+    they are (custom subclasses keep their behaviour); only their pool
+    manager is rebuilt when its size changes.
 
     :raises TypeError: for a key of ``options`` that ``HTTPAdapter`` does not take.
     """
@@ -31,6 +40,7 @@ def configure_adapters(session: Session, workers: int | None, options: Mapping[s
         raise TypeError(
             f"adapter_kwargs accepts {sorted(ADAPTER_KWARGS)}; got unknown {sorted(unknown)}"
         )
+    budget = open_file_budget()
     for adapter in {id(a): a for a in session.adapters.values()}.values():
         if not isinstance(adapter, HTTPAdapter):
             continue
@@ -40,8 +50,8 @@ def configure_adapters(session: Session, workers: int | None, options: Mapping[s
             getattr(adapter, "_pool_block", DEFAULT_POOLBLOCK),
         )
         connections, maxsize, block = current
+        connections = max(connections, budget, workers or 0)
         if workers is not None:
-            connections = max(connections, workers)
             maxsize = max(maxsize, workers)
         connections = options.get("pool_connections", connections)
         maxsize = options.get("pool_maxsize", maxsize)
@@ -51,6 +61,28 @@ def configure_adapters(session: Session, workers: int | None, options: Mapping[s
         if (connections, maxsize, block) != current:
             adapter.poolmanager.clear()
             adapter.init_poolmanager(connections, maxsize, block=block)
+        keep_adapter_pools(adapter)
+
+
+def keep_adapter_pools(adapter: HTTPAdapter) -> None:
+    """Give ``adapter``'s pool manager a cache that retires what it drops.
+
+    It keeps ``pool_connections`` host pools, and as many idle connections
+    over all of them (at least ``pool_maxsize``: what one busy host needs).
+    """
+    connections = getattr(adapter, "_pool_connections", DEFAULT_POOLSIZE)
+    maxsize = getattr(adapter, "_pool_maxsize", DEFAULT_POOLSIZE)
+    keep_pools(adapter.poolmanager, connections, max(connections, maxsize))
+
+
+def keep_session_pools(session: Session) -> None:
+    """:func:`keep_adapter_pools` for each of ``session``'s HTTP adapters.
+
+    For pool managers made afresh (after a fork, in an unpickled copy).
+    """
+    for adapter in {id(a): a for a in session.adapters.values()}.values():
+        if isinstance(adapter, HTTPAdapter):
+            keep_adapter_pools(adapter)
 
 
 def worker_count(executor: Executor) -> int | None:

@@ -40,6 +40,8 @@ import hashlib
 import json
 import math
 import random
+import selectors
+import socket
 import sys
 import threading
 import time
@@ -177,6 +179,7 @@ def body_route(handler: BaseHTTPRequestHandler, query: dict[str, str], wait: Any
 class Counters:
     def __init__(self) -> None:
         self.lock = threading.Condition()  # notified when a request comes in
+        self.open = 0  # connections open now (not zeroed by reset)
         self.reset()
 
     def reset(self) -> None:
@@ -231,6 +234,21 @@ class Counters:
         with self.lock:
             self.in_flight -= 1
 
+    def opened(self) -> None:
+        with self.lock:
+            self.connections += 1
+            self.open += 1
+
+    def closed(self) -> None:
+        with self.lock:
+            self.open -= 1
+            self.lock.notify_all()
+
+    def wait_open(self, at_most: int, timeout: float) -> bool:
+        """Wait until at most ``at_most`` connections are open; False at ``timeout``."""
+        with self.lock:
+            return self.lock.wait_for(lambda: self.open <= at_most, timeout)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -240,9 +258,14 @@ class _Handler(BaseHTTPRequestHandler):
     server: LoopbackServer
 
     def setup(self) -> None:
-        with self.server.counters.lock:
-            self.server.counters.connections += 1
+        self.server.counters.opened()
         super().setup()
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.counters.closed()
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -398,3 +421,48 @@ class LoopbackServer(ThreadingHTTPServer):
         self.shutdown()
         self.server_close()
         self._thread.join(5)
+
+
+class ManyOrigins:
+    """One :class:`LoopbackServer` answering on ``count`` ports: ``count`` origins.
+
+    One thread accepts on every port; each connection gets a thread of its
+    own, as in the server.  ``server.counters`` counts over all the ports.
+    """
+
+    def __init__(self, count: int) -> None:
+        self.server = LoopbackServer()
+        self.sockets = [self.server.socket]
+        for _ in range(count - 1):
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            sock.listen(128)
+            self.sockets.append(sock)
+        self.urls = [f"http://127.0.0.1:{s.getsockname()[1]}" for s in self.sockets]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="test-origins", daemon=True)
+
+    def _serve(self) -> None:
+        with selectors.DefaultSelector() as selector:
+            for sock in self.sockets:
+                sock.setblocking(False)
+                selector.register(sock, selectors.EVENT_READ)
+            while not self._stop.is_set():
+                for key, _ in selector.select(0.05):
+                    try:
+                        conn, address = key.fileobj.accept()  # type: ignore[union-attr]
+                    except BlockingIOError:
+                        continue
+                    conn.setblocking(True)
+                    self.server.process_request(conn, address)
+
+    def start(self) -> ManyOrigins:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.reset()
+        self._stop.set()
+        self._thread.join(5)
+        for sock in self.sockets:
+            sock.close()

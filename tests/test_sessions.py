@@ -22,9 +22,10 @@ import pytest
 import requests
 import responses
 import urllib3
-from requests.adapters import BaseAdapter, HTTPAdapter
+from requests.adapters import DEFAULT_POOLSIZE, BaseAdapter, HTTPAdapter
 
 from requests_futures import Future, FuturesSession
+from requests_futures._pool_cache import PoolCache, open_file_budget
 
 from .conftest import LONG, worker_threads
 
@@ -674,8 +675,9 @@ def test_no_default_timeout_unless_asked(
 
 def _pool_settings(adapter: HTTPAdapter) -> tuple[int, int, bool]:
     manager = adapter.poolmanager
+    pools = manager.pools
     return (
-        manager.pools._maxsize,
+        pools.size if isinstance(pools, PoolCache) else pools._maxsize,
         manager.connection_pool_kw["maxsize"],
         manager.connection_pool_kw["block"],
     )
@@ -703,15 +705,15 @@ def test_pools_grow_to_the_worker_count_past_the_default() -> None:
     with FuturesSession(max_workers=24) as session:
         adapter = session.get_adapter("http://api.example.invalid/")
         assert isinstance(adapter, HTTPAdapter)
-        assert _pool_settings(adapter) == (24, 24, False)
+        assert _pool_settings(adapter) == (max(open_file_budget(), 24), 24, False)
 
 
-def test_pools_keep_requests_defaults_for_few_workers() -> None:
-    default = HTTPAdapter()
+def test_pools_keep_requests_default_size_for_few_workers() -> None:
+    # As many host pools as the open-file budget allows, each of requests' size.
     with FuturesSession(max_workers=4) as session:
         adapter = session.get_adapter("http://api.example.invalid/")
         assert isinstance(adapter, HTTPAdapter)
-        assert _pool_settings(adapter) == _pool_settings(default)
+        assert _pool_settings(adapter) == (open_file_budget(), DEFAULT_POOLSIZE, False)
 
 
 def test_pools_grow_for_a_supplied_thread_pool() -> None:
@@ -719,7 +721,7 @@ def test_pools_grow_for_a_supplied_thread_pool() -> None:
         session = FuturesSession(executor=executor)
         adapter = session.get_adapter("https://api.example.invalid/")
         assert isinstance(adapter, HTTPAdapter)
-        assert _pool_settings(adapter) == (16, 16, False)
+        assert _pool_settings(adapter) == (max(open_file_budget(), 16), 16, False)
         session.close()
 
 
@@ -727,7 +729,7 @@ def test_explicit_pool_maxsize_wins_over_the_worker_count() -> None:
     with FuturesSession(max_workers=24, adapter_kwargs={"pool_maxsize": 2}) as session:
         adapter = session.get_adapter("http://api.example.invalid/")
         assert isinstance(adapter, HTTPAdapter)
-        assert _pool_settings(adapter) == (24, 2, False)
+        assert _pool_settings(adapter) == (max(open_file_budget(), 24), 2, False)
 
 
 class _TaggingAdapter(HTTPAdapter):
@@ -779,7 +781,7 @@ def test_adapter_mounted_twice_is_configured_once() -> None:
 
     shared.init_poolmanager = counting  # type: ignore[method-assign]
     FuturesSession(session=supplied, adapter_kwargs={"pool_maxsize": 5}).close()
-    assert calls == [(10, 5, {"block": False})]
+    assert calls == [(open_file_budget(), 5, {"block": False})]
 
 
 def test_unchanged_pool_settings_keep_the_pool_manager() -> None:
@@ -787,7 +789,8 @@ def test_unchanged_pool_settings_keep_the_pool_manager() -> None:
     adapter = supplied.get_adapter(URL)
     assert isinstance(adapter, HTTPAdapter)
     manager = adapter.poolmanager
-    FuturesSession(session=supplied, adapter_kwargs={"max_retries": 3}).close()
+    options = {"max_retries": 3, "pool_connections": DEFAULT_POOLSIZE}
+    FuturesSession(session=supplied, adapter_kwargs=options).close()
     assert adapter.poolmanager is manager
     assert adapter.max_retries.total == 3
 

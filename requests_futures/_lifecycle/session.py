@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _remote
 from .._coalesce import Coalescer
-from .._pools import worker_count
+from .._pools import keep_session_pools, worker_count
 from .._routes import submit_elsewhere
 from .._scheduling.origins import Politeness
 from .._scheduling.scheduler import CLOSED, Scheduler
@@ -93,14 +93,19 @@ def restore(session: DeferringSession, state: dict[str, Any]) -> None:
         setattr(session, name, value)
     session.timeout = state.get("timeout")
     session.deadline = state.get("deadline")
+    for each in (session, inner):  # unpickled adapters have plain pool managers
+        if each is not None:
+            keep_session_pools(each)
     open_session(session, None, max_workers, inner, state.get("_polite"))
 
 
 def after_fork(session: DeferringSession) -> None:
     """In a forked child: a new pool where ``session`` owned one, else refuse every call."""
     fork.drop_pools(session)
+    keep_session_pools(session)
     if session._session is not None:
         fork.drop_pools(session._session)
+        keep_session_pools(session._session)
     if session._closed:
         return
     supplied = None if session._owns_executor else session.executor
