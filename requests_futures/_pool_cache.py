@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterator, MutableMapping
 from typing import Any, cast
@@ -60,6 +61,32 @@ def open_file_budget() -> int:
     return max(MIN_BUDGET, min(MAX_BUDGET, soft // 4))
 
 
+class _IdleCount:
+    """Idle connections over every pool of a cache, and how many it allows.
+
+    Apart from :class:`PoolCache` so that the pools' queues can count into it
+    without a reference cycle: a dropped session's pools, and their sockets,
+    are then freed at once, not at some later garbage collection.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.idle = 0
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self._lock:
+            if self.idle >= self.limit:
+                return False
+            self.idle += 1
+            return True
+
+    def give(self, count: int) -> None:
+        if count:
+            with self._lock:
+                self.idle -= count
+
+
 class _ReturnQueue(queue.LifoQueue[Any]):
     """A host pool's queue of connections that counts the idle ones.
 
@@ -68,14 +95,14 @@ class _ReturnQueue(queue.LifoQueue[Any]):
     with respect to :meth:`retire`.
     """
 
-    def __init__(self, cache: PoolCache, maxsize: int) -> None:
+    def __init__(self, count: _IdleCount, maxsize: int) -> None:
         super().__init__(maxsize)
-        self._cache = cache
+        self._count = count
         self.retired = False
         self.queue.extend([None] * maxsize)  # urllib3's "no connection yet"
 
     def _put(self, conn: Any) -> None:
-        if conn is not None and (self.retired or not self._cache._take_idle()):
+        if conn is not None and (self.retired or not self._count.take()):
             conn.close()
             conn = None  # the place stays, so that a blocking pool never waits for it
         self.queue.append(conn)
@@ -83,7 +110,7 @@ class _ReturnQueue(queue.LifoQueue[Any]):
     def _get(self) -> Any:
         conn = self.queue.pop()
         if conn is not None:
-            self._cache._give_idle(1)
+            self._count.give(1)
         return conn
 
     def retire(self) -> list[Any]:
@@ -92,8 +119,13 @@ class _ReturnQueue(queue.LifoQueue[Any]):
             self.retired = True
             idle = [conn for conn in self.queue if conn is not None]
             self.queue[:] = [None] * len(self.queue)
-        self._cache._give_idle(len(idle))
+        self._count.give(len(idle))
         return idle
+
+
+def _close_idle(held: _ReturnQueue) -> None:
+    for conn in held.retire():
+        conn.close()
 
 
 def retire(pool: Any) -> None:
@@ -131,7 +163,10 @@ class _PoolMaker:
         # Swapped before anything else sees the pool; a queue of another
         # kind (a pool class's own QueueCls) is left as it is.
         if type(pool.pool) is queue.LifoQueue:
-            pool.pool = _ReturnQueue(self.cache, pool.pool.maxsize)
+            pool.pool = held = _ReturnQueue(self.cache.count, pool.pool.maxsize)
+            # urllib3 closes the idle connections of a pool that is garbage
+            # collected unclosed, in the queue it made: this one now.
+            weakref.finalize(pool, _close_idle, held)
         return pool
 
 
@@ -146,29 +181,14 @@ class PoolCache(MutableMapping[Any, Any]):
     def __init__(self, size: int, idle_limit: int) -> None:
         self.lock = threading.RLock()
         self.size = size
-        self.idle_limit = idle_limit
+        self.count = _IdleCount(idle_limit)
         self._pools: OrderedDict[Any, Any] = OrderedDict()
-        self._idle = 0
-        self._count_lock = threading.Lock()
         self._retired_connections = 0  # opened by the pools already dropped
-
-    # Idle connections over every pool, counted by the pools' queues.
-    def _take_idle(self) -> bool:
-        with self._count_lock:
-            if self._idle >= self.idle_limit:
-                return False
-            self._idle += 1
-            return True
-
-    def _give_idle(self, count: int) -> None:
-        if count:
-            with self._count_lock:
-                self._idle -= count
 
     @property
     def idle(self) -> int:
         """How many idle connections the pools keep now."""
-        return self._idle
+        return self.count.idle
 
     def connections_opened(self) -> int:
         """How many connections the pools have opened (those dropped included)."""
@@ -227,14 +247,12 @@ def keep_pools(manager: Any, pools: int, idle_limit: int) -> PoolCache | None:
     current = manager.pools
     if isinstance(current, PoolCache):
         with current.lock:
-            current.size, current.idle_limit = pools, idle_limit
+            current.size, current.count.limit = pools, idle_limit
         return current
     cache = PoolCache(pools, idle_limit)
     with current.lock:
         for key in list(current.keys()):
-            pool = current.get(key)
-            if pool is not None:
-                cache[key] = pool
+            cache[key] = current[key]
     makers = {
         scheme: _PoolMaker(cls.cls if isinstance(cls, _PoolMaker) else cls, cache)
         for scheme, cls in manager.pool_classes_by_scheme.items()

@@ -74,13 +74,15 @@ class _Server:
         self.stopping = asyncio.Event()
         self.tasks: set[asyncio.Task[None]] = set()
         self.writers: set[asyncio.StreamWriter] = set()
+        self.open = 0
         self.reset()
 
     def reset(self) -> None:
         self.received: Counter[str] = Counter()
         self.answered: Counter[str] = Counter()
         self.connections = 0
-        self.open = 0
+        # ``open`` is not zeroed: the connections open now (this control one
+        # among them) are counted out when they close.
         self.max_open = 0
 
     def stats(self) -> dict[str, Any]:

@@ -438,7 +438,7 @@ class ManyOrigins:
             sock.bind(("127.0.0.1", 0))
             sock.listen(128)
             self.sockets.append(sock)
-        self.urls = [f"http://127.0.0.1:{s.getsockname()[1]}" for s in self.sockets]
+        self.urls = [f"http://127.0.0.1:{int(s.getsockname()[1])}" for s in self.sockets]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="test-origins", daemon=True)
 

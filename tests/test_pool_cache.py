@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import subprocess
 import sys
 import textwrap
@@ -176,6 +177,31 @@ def test_pools_made_before_the_cache_move_in_and_are_retired(origins: ManyOrigin
     assert origins.server.counters.wait_open(0, LONG)
 
 
+class _OwnQueue(queue.LifoQueue):  # type: ignore[type-arg]
+    pass
+
+
+class _OwnQueuePool(urllib3.HTTPConnectionPool):
+    QueueCls = _OwnQueue
+
+
+def test_a_pool_with_a_queue_of_its_own_has_its_idle_connections_closed(
+    origins: ManyOrigins,
+) -> None:
+    a, b, c = origins.urls[:3]
+    manager = urllib3.PoolManager()
+    manager.pool_classes_by_scheme = {"http": _OwnQueuePool}
+    keep_pools(manager, pools=1, idle_limit=1)
+    assert manager.request("GET", f"{a}/echo").status == 200
+    assert type(manager.connection_from_url(a).pool) is _OwnQueue  # left as it is
+    assert manager.request("GET", f"{b}/echo").status == 200  # evicts A's pool
+    assert origins.server.counters.wait_open(1, LONG)
+    manager.connection_from_url(b).close()  # a closed pool: nothing left to retire
+    assert manager.request("GET", f"{c}/echo").status == 200
+    manager.clear()
+    assert origins.server.counters.wait_open(0, LONG)
+
+
 def test_a_proxy_manager_is_left_alone() -> None:
     assert keep_pools(urllib3.ProxyManager("http://127.0.0.1:9"), 5, 5) is None
     assert keep_pools(object(), 5, 5) is None
@@ -268,3 +294,23 @@ def test_copies_and_forked_sessions_keep_their_pools() -> None:
         session._after_fork()  # what a child process made by os.fork() runs
         assert isinstance(_manager(session).pools, PoolCache)
         assert isinstance(_manager(inner).pools, PoolCache)
+
+
+def test_a_dropped_cache_closes_its_sockets_at_once(origins: ManyOrigins) -> None:
+    # No reference cycle, and urllib3's finalizer closes our queue's connections:
+    # a session dropped unclosed gives its sockets back with it (no ResourceWarning).
+    import gc
+    import weakref
+
+    manager = urllib3.PoolManager()
+    cache = keep_pools(manager, pools=4, idle_limit=4)
+    assert manager.request("GET", f"{origins.urls[0]}/echo").status == 200
+    assert origins.server.counters.open == 1
+    gc.disable()
+    try:
+        freed = weakref.ref(cache)
+        del manager, cache
+        assert freed() is None
+        assert origins.server.counters.wait_open(0, LONG)
+    finally:
+        gc.enable()
