@@ -186,6 +186,46 @@ def _futures(job: Job) -> None:
     session.close()
 
 
+@contender("futures-no-context", "FuturesSession, no context capture (for its cost)")
+def _futures_no_context(job: Job) -> None:
+    # The plain pool path without the copy of the caller's context each request
+    # takes at the call (issue 21): what "futures" costs more is that copy.
+    import requests_futures.sessions as sessions
+
+    class AsIs:
+        __slots__ = ()
+
+        def __call__(self, fn: Callable[..., Any], /, *args: Any) -> Any:
+            return fn(*args)
+
+    sessions.InCallerContext = AsIs  # type: ignore[assignment, misc]
+    _futures(job)
+
+
+def _hot(job: Job, coalesce: bool) -> None:
+    session = _ours()(max_workers=job.c, coalesce=coalesce)
+    check = job.tally.check
+    futures = [session.get(f"{job.url}&hot={n % HOT_URLS}") for n in range(job.n)]
+    for future in futures:
+        response = future.result(timeout=120)
+        check(response.status_code, len(response.content), job.size)
+    session.close()
+
+
+#: How many distinct URLs the calls of scenario J spread over.
+HOT_URLS = 10
+
+
+@contender("futures-hot", f"FuturesSession, {HOT_URLS} hot URLs")
+def _futures_hot(job: Job) -> None:
+    _hot(job, coalesce=False)
+
+
+@contender("futures-hot-coalesce", f"FuturesSession(coalesce=True), {HOT_URLS} hot URLs")
+def _futures_hot_coalesce(job: Job) -> None:
+    _hot(job, coalesce=True)
+
+
 @contender("futures-executor", "FuturesSession, supplied executor")
 def _futures_executor(job: Job) -> None:
     from concurrent.futures import ThreadPoolExecutor

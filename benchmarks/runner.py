@@ -316,6 +316,7 @@ def measures(scenario: Scenario, result: Result, base: Result | None, n: int) ->
 #: Columns read straight from a measure that only some contenders report,
 #: or that only some scenarios' server routes count.
 _EXTRA = {
+    "served": "served",
     "host B time": "b_elapsed",
     "asleep": "asleep",
     "429s": "refused",
@@ -342,6 +343,7 @@ _FORMATS = {
     "CPU us/req": "{:,.0f}",
     "switches/req": "{:,.1f}",
     "CPU/wall": "{:.0%}",
+    "served": "{:,.0f}",
     "host B time": "{:.2f} s",
     "asleep": "{:.1f} s",
     "429s": "{:,.0f}",

@@ -21,6 +21,7 @@ SCENARIOS = [
         contenders=(
             "sequential",
             "futures",
+            "futures-no-context",
             "futures-map",
             "futures-await",
             "rf110",
@@ -36,6 +37,7 @@ SCENARIOS = [
         contenders=(
             "sequential",
             "futures",
+            "futures-no-context",
             "futures-executor",
             "futures-map",
             "futures-await",
