@@ -212,7 +212,7 @@ def _hot(job: Job, coalesce: bool) -> None:
     session.close()
 
 
-#: How many distinct URLs the calls of scenario J spread over.
+#: How many distinct URLs the calls of scenario K spread over.
 HOT_URLS = 10
 
 

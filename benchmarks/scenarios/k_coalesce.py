@@ -1,4 +1,4 @@
-"""J, a burst over a few hot URLs: identical requests in flight, with and without coalesce."""
+"""K, a burst over a few hot URLs: identical requests in flight, with and without coalesce."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from . import Scenario
 
 SCENARIOS = [
     Scenario(
-        key="J",
-        title="J 1,000 calls over 10 hot URLs, 50 ms server, C=8",
+        key="K",
+        title="K 1,000 calls over 10 hot URLs, 50 ms server, C=8",
         n=1000,
         quick_n=100,
         c=8,
