@@ -10,9 +10,10 @@ from __future__ import annotations
 import contextvars
 import copy
 import http.cookiejar
+import pickle
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -321,3 +322,27 @@ def test_closing_cancels_every_caller_of_a_queued_request(server: LoopbackServer
     session.close()
     busy.result(timeout=LONG)
     assert all(f.cancelled() for f in queued)
+
+
+class PicklingPool(ProcessPoolExecutor):
+    """Takes the process path (everything pickled) but runs each task in a thread here."""
+
+    def __init__(self) -> None:
+        super().__init__(1)
+        self._runner = ThreadPoolExecutor(4)
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        sent = pickle.dumps((fn, args, kwargs))
+        return self._runner.submit(lambda: (lambda f, a, k: f(*a, **k))(*pickle.loads(sent)))
+
+    def shutdown(self, *args: Any, **kwargs: Any) -> None:
+        self._runner.shutdown()
+        super().shutdown(*args, **kwargs)
+
+
+def test_with_an_executor_of_other_processes(server: LoopbackServer) -> None:
+    with PicklingPool() as pool, FuturesSession(executor=pool, coalesce=True) as session:
+        responses = burst(session, server, "co-remote", 5)
+    assert [r.status_code for r in responses] == [200] * 5
+    assert len({id(r) for r in responses}) == 5
+    assert server.counters.requests == 1

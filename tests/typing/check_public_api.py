@@ -44,6 +44,9 @@ assert_type(adaptive.host_stats(), dict[str, HostStats])
 assert_type(adaptive.host_stats()["http://127.0.0.1:8000"].limit, int | None)
 assert_type(adaptive.host_stats()["http://127.0.0.1:8000"].latency, float | None)
 assert_type(adaptive.host_stats()["http://127.0.0.1:8000"].overload_signals, int)
+shared = FuturesSession(coalesce=True, max_workers=16)
+assert_type(shared.get(URL), Future[Response])
+assert_type(shared.get(URL).attempts, int)
 
 # The verbs, request() and send() return futures of responses.
 assert_type(session.get(URL), Future[Response])
