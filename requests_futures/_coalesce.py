@@ -86,19 +86,18 @@ def identity(runner: Session, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     ``runner`` is the session that makes the call: its headers, params,
     cookies, auth, proxies, ``verify`` and ``cert`` as they are now take part.
     """
-    get = kwargs.get
-    if len(args) != 2 or get("stream") or runner.stream:
+    if len(args) != 2 or not isinstance(args[0], str):
         return None
-    if get("data") or get("files") or get("json") is not None:
-        return None
-    hooks = get("hooks")
-    if hooks and any(hooks.values()):
-        return None
-    method, url = args
-    method = method.upper() if isinstance(method, str) else None
+    method, url = args[0].upper(), args[1]
     if method not in _SHARED_METHODS:
         return None
+    get = kwargs.get
     try:
+        if get("stream") or runner.stream or get("data") or get("files"):
+            return None
+        hooks = get("hooks")
+        if get("json") is not None or (hooks and any(hooks.values())):
+            return None
         prepared = PreparedRequest()
         prepared.prepare_url(url, _merged(get("params"), runner.params, dict))
         headers = _merged(get("headers"), runner.headers, CaseInsensitiveDict)

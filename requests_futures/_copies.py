@@ -3,16 +3,17 @@
 A request runs later, in a worker.  A dict passed as ``json=`` and changed
 after the call would be sent as changed (or break the worker while it is
 serialized), so :meth:`FuturesSession.request` sends copies, taken at the
-call, of ``json=`` (deeply), ``params=``, ``headers=``, ``cookies=`` and a
-dict or list ``data=``.  Files, generators, file-like and streaming bodies are
-taken as they are, never copied or read here::
+call, of ``json=`` (every dict, list and tuple in it), ``params=``,
+``headers=``, ``cookies=`` and a dict or list ``data=``.  Files, generators,
+file-like and streaming bodies are taken as they are, never copied or read
+here.  A value that refers to itself is taken as it is (``requests`` will
+say what it makes of it)::
 
     args, kwargs = take_arguments(("GET", url), {"json": {"a": [1]}})
 """
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from requests.cookies import RequestsCookieJar
@@ -44,21 +45,6 @@ def _containers(value: Any) -> Any:
     return value
 
 
-def _json(value: Any) -> Any:
-    """A deep copy of a ``json=`` value (as it is if it cannot be copied)."""
-    kind = type(value)
-    if kind in _ATOMS:
-        return value
-    if isinstance(value, dict):
-        return {key: _json(item) for key, item in value.items()}
-    if isinstance(value, list | tuple) and kind in (list, tuple):
-        return kind(_json(item) for item in value)
-    try:
-        return copy.deepcopy(value)
-    except Exception:  # noqa: BLE001 - the encoder will say what it makes of it, as before
-        return value
-
-
 def _data(value: Any) -> Any:
     """A dict or list body copied; files, generators, strings, streams as they are."""
     if isinstance(value, dict | list):
@@ -71,8 +57,15 @@ _COPY = {
     "data": _data,
     "headers": _containers,
     "cookies": _containers,
-    "json": _json,
+    "json": _containers,  # every dict, list and tuple in it: what JSON is made of
 }
+
+
+def _copy(name: str, value: Any) -> Any:
+    try:
+        return _COPY[name](value)
+    except RecursionError:  # it contains itself
+        return value
 
 
 def take_arguments(
@@ -86,11 +79,11 @@ def take_arguments(
         taken = list(args)
         for name, place in _POSITIONS.items():
             if place < len(taken) and taken[place] is not None:
-                taken[place] = _COPY[name](taken[place])
+                taken[place] = _copy(name, taken[place])
         args = tuple(taken)
     if not _TAKEN.isdisjoint(kwargs):
         for name in _TAKEN.intersection(kwargs):
             value = kwargs[name]
             if value is not None:
-                kwargs[name] = _COPY[name](value)
+                kwargs[name] = _copy(name, value)
     return args, kwargs

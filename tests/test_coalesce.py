@@ -306,6 +306,9 @@ def test_identity_merges_as_requests_does() -> None:
     assert identity(plain, url, {"cookies": jar}) == identity(plain, url, {"cookies": {"c": "1"}})
     assert identity(plain, url, {"cookies": http.cookiejar.CookieJar()}) == bare
     assert identity(plain, ("GET", "http://127.0.0.1:9/", None), {}) is None
+    assert identity(plain, (b"GET", "http://127.0.0.1:9/"), {}) is None
+    assert identity(plain, ("DELETE", "http://127.0.0.1:9/"), {}) is None
+    assert identity(plain, url, {"hooks": ["not", "a", "dict"]}) is None  # requests will say
 
 
 def test_a_response_without_a_request_is_copied_too() -> None:

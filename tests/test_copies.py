@@ -138,17 +138,24 @@ def test_files_and_generators_are_taken_as_they_are(
     assert go()["body"] == "le"
 
 
-class Uncopyable:
+class Opaque:
     def __deepcopy__(self, memo: Any) -> Any:
-        raise TypeError("no copies")
+        raise AssertionError("never copied: only containers are")
 
 
-def test_json_that_cannot_be_copied_is_taken_as_it_is() -> None:
-    odd = Uncopyable()
+def test_only_containers_are_copied() -> None:
+    odd = Opaque()
     _, kwargs = take_arguments(("POST", "u"), {"json": {"odd": odd, "t": (1, [2])}})
     assert kwargs["json"]["odd"] is odd
     assert kwargs["json"]["t"] == (1, [2])
     _, kwargs = take_arguments(("POST", "u"), {"json": odd, "data": "text", "headers": None})
     assert kwargs == {"json": odd, "data": "text", "headers": None}
     _, kwargs = take_arguments(("GET", "u"), {"params": {"odd": odd}})
-    assert kwargs["params"]["odd"] is odd  # only containers are copied
+    assert kwargs["params"]["odd"] is odd
+
+
+def test_a_value_that_contains_itself_is_taken_as_it_is() -> None:
+    loop: list[Any] = []
+    loop.append(loop)
+    _, kwargs = take_arguments(("POST", "u"), {"json": loop})
+    assert kwargs["json"] is loop
