@@ -186,6 +186,19 @@ def _futures(job: Job) -> None:
     session.close()
 
 
+@contender("futures-deadline", "FuturesSession, deadline= on every request")
+def _futures_deadline(job: Job) -> None:
+    # What a deadline costs a request that meets it: arming it, the wrapper in
+    # the worker, disarming (issue 22's Table B target: CPU/request within 5 %).
+    session = _ours()(max_workers=job.c)
+    check = job.tally.check
+    futures = [session.get(url, deadline=60) for url in job.urls()]
+    for future in futures:
+        response = future.result(timeout=120)
+        check(response.status_code, len(response.content), job.size)
+    session.close()
+
+
 @contender("futures-no-context", "FuturesSession, no context capture (for its cost)")
 def _futures_no_context(job: Job) -> None:
     # The plain pool path without the copy of the caller's context each request

@@ -5,6 +5,9 @@ thousands of idle keep-alive connections at no cost, and answers:
 
 - ``GET /?delay_ms=N``: a 2-byte body (``ok``) after N milliseconds;
 - ``GET /bytes?n=N``: a body of N bytes;
+- ``GET /hang``: never answered; the connection stays open until the client
+  closes it (``hanging`` counts those open now, ``hung_up`` those the
+  client closed);
 - ``GET /json?records=N``: :func:`json_document` of N records;
 - ``GET /limited?per_s=R``: ``ok``, or ``429`` with ``Retry-After`` when it
   arrives less than 0.9 / R s after the last request this route served on
@@ -75,6 +78,8 @@ class Stats:
         self.max_open = getattr(self, "open", 0)
         self.busiest = 0
         self.held: list[float] = []  # /capacity: seconds each ok answer was held
+        self.hanging = getattr(self, "hanging", 0)  # /hang connections open now
+        self.hung_up = 0  # /hang connections the client closed
 
     def as_dict(self) -> dict[str, int]:
         held = sorted(self.held)
@@ -88,6 +93,8 @@ class Stats:
             "early": self.early,
             "busiest": self.busiest,
             "held_p95_us": round(p95 * 1e6),
+            "hanging": self.hanging,
+            "hung_up": self.hung_up,
         }
 
 
@@ -147,6 +154,7 @@ class _HTTP(asyncio.Protocol):
         self.route = route
         self.buffer = b""
         self.busy = False  # a delayed answer is pending: parse nothing more yet
+        self.hanging = False  # a /hang request: never answered
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -160,6 +168,9 @@ class _HTTP(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.stats.open -= 1
         self.transport = None
+        if self.hanging:
+            self.stats.hanging -= 1
+            self.stats.hung_up += 1
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
@@ -196,6 +207,10 @@ class _HTTP(asyncio.Protocol):
             close = close or version == "HTTP/1.0"
             self.stats.requests += 1
             answer = self.route(method, target)
+            if answer.delay == math.inf:  # /hang
+                self.busy = self.hanging = True
+                self.stats.hanging += 1
+                return
             response = _response(answer, close)
             if answer.delay > 0:
                 self.busy = True
@@ -226,6 +241,8 @@ def benchmark_route(method: str, target: str) -> Answer:
     try:
         if split.path == "/":
             return Answer("200 OK", b"ok", int(query.get("delay_ms", "0")) / 1000)
+        if split.path == "/hang":
+            return Answer("200 OK", b"", math.inf)
         if split.path == "/bytes":
             n = int(query.get("n", "0"))
             if not 0 <= n <= MAX_BYTES:

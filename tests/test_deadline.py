@@ -8,10 +8,13 @@ up there, not only in the future.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import copy
 import logging
 import math
+import os
 import pickle
+import socket
 import subprocess
 import sys
 import threading
@@ -32,8 +35,9 @@ from .server import LoopbackServer
 from .stall import StallServer
 
 DEADLINE = 0.3
-#: How late after its deadline a future may fail (the issue's bound).
-LATE = 0.5
+#: How late after its deadline a future may fail: the issue's bound (wider on a
+#: loaded CI machine; benchmarks/deadline_hang.py measures it).
+LATE = 1.5 if os.environ.get("CI") else 0.5
 
 
 @pytest.fixture
@@ -97,7 +101,7 @@ def test_with_stream_the_deadline_ends_at_the_headers(stall: StallServer) -> Non
         with response:
             time.sleep(DEADLINE + 0.1)  # past the deadline: the body is still ours to read
             assert response.raw.read(3) == b"xxx"
-        assert stall.closed == [] or stall.closed[0] > time.monotonic() - 0.1
+            assert stall.closed == []
 
 
 def test_a_request_queued_past_its_deadline_is_never_sent(server: LoopbackServer) -> None:
@@ -198,16 +202,61 @@ def test_connect_and_read_timeouts_are_capped_at_the_time_left() -> None:
         return kwargs["timeout"] if "timeout" in kwargs else args[8]
 
     left = 1.0
-    assert timeout_of(*capped("request", ("GET", "u"), {}, left)) == (1.1, 1.1)
+    # The connect part; the read part too for another process (read=True).
+    assert timeout_of(*capped("request", ("GET", "u"), {}, left)) is None  # the watchdog's
+    assert timeout_of(*capped("send", ("p",), {"timeout": (None, 5)}, left)) == (None, 5)
+    assert timeout_of(*capped("request", ("GET", "u"), {}, left, read=True)) == (1.1, 1.1)
     assert timeout_of(*capped("request", ("GET", "u"), {"timeout": 0.5}, left)) == (0.5, 0.5)
-    assert timeout_of(*capped("send", ("p",), {"timeout": (5, None)}, left)) == (1.1, 1.1)
-    assert timeout_of(*capped("send", ("p",), {"timeout": (0.2, 9)}, left)) == (0.2, 1.1)
+    assert timeout_of(*capped("send", ("p",), {"timeout": (5, None)}, left)) == (1.1, None)
+    assert timeout_of(*capped("send", ("p",), {"timeout": (0.2, 9)}, left, read=True)) == (
+        0.2,
+        1.1,
+    )
     positional = ("GET", "u", None, None, None, None, None, None, 30)
-    assert timeout_of(*capped("request", positional, {}, left)) == (1.1, 1.1)
+    assert timeout_of(*capped("request", positional, {}, left)) == (1.1, 30)
+    positional = ("GET", "u", None, None, None, None, None, None, 0.5)
+    assert timeout_of(*capped("request", positional, {}, left)) == (0.5, 0.5)
     urllib3 = timeout_of(*capped("send", ("p",), {"timeout": Urllib3Timeout(connect=7)}, left))
-    assert (urllib3.connect_timeout, urllib3._read) == (1.1, 1.1)
+    assert urllib3.connect_timeout == 1.1
+    urllib3 = timeout_of(
+        *capped(
+            "send",
+            ("p",),
+            {"timeout": Urllib3Timeout(total=9, connect=7, read=8)},
+            left,
+            read=True,
+        )
+    )
+    assert (urllib3.total, urllib3._connect, urllib3._read) == (1.1, 1.1, 1.1)
     # A timeout requests will refuse is left for it to refuse.
     assert capped("send", ("p",), {"timeout": "x"}, left) == (("p",), {"timeout": "x"})
+
+
+@pytest.fixture
+def unaccepted() -> Iterator[str]:
+    """A loopback URL whose listener's backlog is full: a connect there waits."""
+    listener = socket.create_server(("127.0.0.1", 0), backlog=0)
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(8):  # more than the backlog holds, whatever the kernel rounds it to
+        filler = socket.socket()
+        filler.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            filler.connect(("127.0.0.1", port))
+        fillers.append(filler)
+    yield f"http://127.0.0.1:{port}/"
+    for sock in [*fillers, listener]:
+        sock.close()
+
+
+@pytest.mark.parametrize("timeout", [None, 30, (30, 30)])
+def test_a_connect_never_outlasts_the_deadline(timeout: Any, unaccepted: str) -> None:
+    """Capped when given a connect timeout; else the watchdog shuts the socket down."""
+    with FuturesSession(timeout=timeout) as session:
+        started = time.monotonic()
+        _fails_in_time(session.get(unaccepted, deadline=DEADLINE), started)
+        # The worker is free again soon: the session closes without waiting long.
+    assert time.monotonic() - started < DEADLINE + 2 * LATE
 
 
 def test_the_adapter_gets_the_capped_timeout(server: LoopbackServer) -> None:
@@ -222,7 +271,8 @@ def test_the_adapter_gets_the_capped_timeout(server: LoopbackServer) -> None:
         session.mount("http://", Recording())
         assert session.get(server.url + "/echo", deadline=2).result(timeout=LONG).ok
     ((connect, read),) = seen
-    assert 1.5 < connect <= 2.1 and 1.5 < read <= 2.1
+    assert 1.5 < connect <= 2.1
+    assert read == 60  # a read is shut down by the watchdog instead
 
 
 def test_copies_keep_the_deadline() -> None:

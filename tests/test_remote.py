@@ -13,6 +13,7 @@ import pickle
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any, ClassVar
@@ -464,3 +465,26 @@ def test_a_retried_request_is_pickled_once_and_its_outcome_comes_back(
     for entry in _remote._local.cache.values():
         entry.close()
     _remote._local.cache.clear()
+
+
+# -- deadline= -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("limits", [{}, {"per_host": 1}], ids=["plain", "scheduled"])
+def test_a_deadline_fails_the_future_in_time_and_caps_the_timeout(
+    limits: dict[str, Any], pool: ProcessPoolExecutor, server: LoopbackServer
+) -> None:
+    """The request cannot be aborted in the other process: its timeout ends it there."""
+    from requests_futures import DeadlineExceeded
+
+    with FuturesSession(executor=pool, timeout=LONG, **limits) as session:
+        assert session.get(server.url + "/echo").result(timeout=LONG).ok  # a warm worker
+        started = time.monotonic()
+        future = session.get(server.url + "/hold/remote-deadline", deadline=0.5)
+        with pytest.raises(DeadlineExceeded):
+            future.result(timeout=LONG)
+        assert 0.5 <= time.monotonic() - started < 1.0
+        # The worker process's own try ends at its capped read timeout (0.6 s), not LONG:
+        # the next request gets a worker back soon, and the pool's worker survived.
+        assert session.get(server.url + "/echo").result(timeout=LONG).ok
+    server.release("remote-deadline")
