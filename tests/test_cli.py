@@ -177,11 +177,11 @@ def test_failures_are_reported_on_their_own_lines(
 
 
 def test_deadline_ends_slow_requests_and_the_summary_counts_them(server: LoopbackServer) -> None:
-    slow = [f"{server.url}/delay?ms=3000&n={n}" for n in range(2)]
+    slow = [f"{server.url}/delay?ms=10000&n={n}" for n in range(2)]
     fast = f"{server.url}/echo"
     started = time.monotonic()
     result = cli("fetch", "--deadline", "0.3", "-w", "4", *slow, fast)
-    assert time.monotonic() - started < 3  # not waiting for the slow ones
+    assert time.monotonic() - started < 8  # not waiting for the slow ones
     assert result.returncode == 1
     got = by_url(result.stdout)
     assert got[fast]["status"] == 200

@@ -495,3 +495,14 @@ def test_ctrl_c_while_registering_leaves_no_phantom_slot_nor_pending_future(
         assert eventually(lambda: session.host_stats()[server.url].in_flight == 0)
         assert eventually(lambda: server.counters.requests == 2)
         assert not session._scheduler._sent  # type: ignore[union-attr]
+
+
+def test_the_cli_s_daemon_executor_is_aborted_too(stall: StallServer) -> None:
+    from requests_futures._cli.ctrl_c import DaemonExecutor
+
+    executor = DaemonExecutor(1)
+    with FuturesSession(executor, deadline=DEADLINE) as session:
+        started = time.monotonic()
+        _fails_in_time(session.get(stall.url + "/hang"), started)
+        assert stall.wait_closed(1, LONG)
+    executor.shutdown()

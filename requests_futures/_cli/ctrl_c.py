@@ -20,6 +20,8 @@ from concurrent.futures import Executor, Future
 from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
 
+from .. import _abort
+
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
 _Task = tuple["Future[Any]", Callable[..., Any], tuple[Any, ...], dict[str, Any]]
@@ -66,6 +68,7 @@ class DaemonExecutor(Executor):
                 thread.start()
 
     def _work(self) -> None:
+        # Registered below: a request given up on (deadline, abort) is found here.
         while (task := self._tasks.get()) is not None:
             future, fn, args, kwargs = task
             if not future.set_running_or_notify_cancel():
@@ -102,6 +105,9 @@ class DaemonExecutor(Executor):
         if wait:
             for thread in self._threads:
                 thread.join()
+
+
+_abort.runner(DaemonExecutor._work.__code__, "future")
 
 
 class CtrlC:
