@@ -61,9 +61,16 @@ class Job:
     state: Any = None  # what the contender's setup made, if it has one
     #: Measures of the contender's own, added to the run's (e.g. ``asleep``).
     extra: dict[str, float] = field(default_factory=dict)
+    #: How many of ``origins`` :meth:`urls` goes round-robin over (1: ``url`` only).
+    spread: int = 1
 
     def urls(self) -> Iterator[str]:
-        return (self.url for _ in range(self.n))
+        """``url`` ``n`` times, or its path on ``spread`` origins in turn."""
+        if self.spread <= 1:
+            return (self.url for _ in range(self.n))
+        path = self.url[len(self.origins[0]) :]
+        bases = self.origins[: self.spread]
+        return (bases[i % len(bases)] + path for i in range(self.n))
 
     def on(self, origin: int, path: str) -> str:
         """``path`` on the server's main port number ``origin``."""
@@ -942,6 +949,26 @@ def _capacity_ratelimiter(job: Job) -> None:
     _capacity_threads(job, session)
 
 
+# --- scenario J: many origins -------------------------------------------------------------
+
+
+@contender("futures-one-origin", "FuturesSession, the same job on one origin")
+def _futures_one_origin(job: Job) -> None:
+    job.spread = 1
+    _futures(job)
+
+
+@contender("futures-crawl-per-host-2", "FuturesSession, per_host=2")
+def _futures_crawl_per_host(job: Job) -> None:
+    session = _ours()(max_workers=job.c, per_host=2)
+    check = job.tally.check
+    futures = [session.get(url) for url in job.urls()]
+    for future in futures:
+        response = future.result(timeout=120)
+        check(response.status_code, len(response.content), job.size)
+    session.close()
+
+
 # --- the process entry point --------------------------------------------------------------
 
 
@@ -1000,6 +1027,7 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
     warnings = _PoolFull()
     logging.getLogger("urllib3").addHandler(warnings)
     job = Job(spec["url"], spec["n"], spec["c"], spec["size"], spec.get("origins", []))
+    job.spread = spec.get("spread", 1)
     started = ExitStack()
     setup = CONTENDERS[name].setup
     if setup is not None:

@@ -37,9 +37,9 @@ SLOW = 5.0
 class Server:
     """The benchmark server in its own process: its main ports, and its control port."""
 
-    def __init__(self) -> None:
+    def __init__(self, origins: int = 2) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.server"],
+            [sys.executable, "-m", "benchmarks.server", "--origins", str(origins)],
             cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -85,8 +85,8 @@ class Server:
 
 
 @contextmanager
-def running_server() -> Iterator[Server]:
-    server = Server()
+def running_server(origins: int = 2) -> Iterator[Server]:
+    server = Server(origins)
     try:
         yield server
     finally:
@@ -208,7 +208,8 @@ def run_contender(
     spec = {
         "contender": name,
         "url": server.url + scenario.path,
-        "origins": server.origins,
+        "origins": server.origins[: max(2, scenario.origins)],
+        "spread": scenario.origins,
         "n": n,
         "c": scenario.c,
         "size": scenario.size,
@@ -234,6 +235,7 @@ def run_contender(
     measures["refused"] = stats["refused"]
     measures["early"] = stats["early"]
     measures["busiest"] = stats["busiest"]
+    measures["max_open"] = stats["max_open"]
     measures["refused_share"] = stats["refused"] / stats["requests"] if stats["requests"] else 0.0
     measures["p95_ms"] = stats["held_p95_us"] / 1000
     if measures["bad"] or measures["responses"] != n:
@@ -326,6 +328,7 @@ _EXTRA = {
     "most in flight": "busiest",
     "final limit": "limit",
     "p95": "p95_ms",
+    "most open": "max_open",
 }
 
 
@@ -353,6 +356,7 @@ _FORMATS = {
     "most in flight": "{:,.0f}",
     "final limit": "{:,.0f}",
     "p95": "{:,.0f} ms",
+    "most open": "{:,.0f}",
 }
 
 
@@ -496,7 +500,7 @@ def main(argv: list[str] | None = None) -> int:
     default_runs = args.runs or (1 if args.quick else 3)
     report: dict[str, Any] = {**info, "scenarios": {}}
     started = time.perf_counter()
-    with running_server() as server:
+    with running_server(max((s.origins for s in scenarios), default=2)) as server:
         for scenario in scenarios:
             runs = scenario.runs or default_runs
             n = scenario.quick_n if args.quick else scenario.n

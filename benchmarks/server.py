@@ -21,9 +21,9 @@ thousands of idle keep-alive connections at no cost, and answers:
   ``cap`` and ``cores`` are optional and read per request, so a client
   changes them mid-run by changing the URL (a host that recovers).
 
-It listens on :data:`ORIGINS` main ports, which answer alike: each port is an
-origin of its own (scheme, host and port) for clients that limit or pause per
-origin.  Each port keeps its own ``/limited`` and ``/storm`` state.
+It listens on :data:`ORIGINS` main ports (``--origins N``: more), which answer
+alike: each port is an origin of its own (scheme, host and port) for clients
+that limit or pause per origin.  Each port keeps its own ``/limited`` and ``/storm`` state.
 
 A further port, the *control* port, answers ``GET /stats`` with a JSON object
 (``connections`` accepted, ``requests`` served, ``open`` and ``max_open``
@@ -343,12 +343,12 @@ def _control_route(stats: Stats, origins: list[Origin]) -> Route:
     return route
 
 
-async def serve(host: str = "127.0.0.1") -> None:
-    """Serve the main and control ports until standard input reaches its end."""
+async def serve(host: str = "127.0.0.1", count: int = ORIGINS) -> None:
+    """Serve ``count`` main ports and the control port until standard input ends."""
     loop = asyncio.get_running_loop()
     stats = Stats()
     control_stats = Stats()  # the control port's own, never reported
-    origins = [Origin(stats) for _ in range(ORIGINS)]
+    origins = [Origin(stats) for _ in range(max(count, ORIGINS))]
     servers = [
         await loop.create_server(
             partial(_HTTP, stats, origin.route), host, 0, backlog=4096, reuse_address=True
@@ -378,7 +378,8 @@ async def serve(host: str = "127.0.0.1") -> None:
 
 def main() -> None:
     raise_fd_limit()
-    asyncio.run(serve())
+    count = int(sys.argv[sys.argv.index("--origins") + 1]) if "--origins" in sys.argv else ORIGINS
+    asyncio.run(serve(count=count))
 
 
 if __name__ == "__main__":

@@ -58,7 +58,8 @@ class Scenario:
     #: and from scenario I (the server's ``/capacity`` route): 429 share (of
     #: the server's answers), failed (still 429 after the retries), most in
     #: flight (at the server), final limit (ours: the origin's limit at the
-    #: end), p95 (of the time the server held the requests it served).
+    #: end), p95 (of the time the server held the requests it served); and
+    #: most open (the most connections the server had open at once).
     columns: tuple[str, ...] = ("time", "req/s", "ratio", "connections")
     #: The measure ``ratio`` compares: the baseline's over each contender's.
     ratio_of: str = "elapsed"
@@ -68,6 +69,9 @@ class Scenario:
     #: and not run again (--quick allows 8 s).
     timeout: float = 45.0
     note: str = ""
+    #: How many origins (server ports) the ``n`` requests go round-robin over:
+    #: ``job.urls()`` spreads them; 1 keeps them all on the first.
+    origins: int = 1
 
 
 def load() -> list[Scenario]:
