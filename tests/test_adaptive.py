@@ -8,6 +8,7 @@ in flight) is what the tests assert on, with wide margins.
 
 from __future__ import annotations
 
+import socket
 import time
 from concurrent.futures import wait
 
@@ -205,6 +206,31 @@ def test_refused_connections_are_overload_signals(refused_url: str) -> None:
         assert all(isinstance(f.exception(), requests.ConnectionError) for f in futures)
         stats = session.host_stats()[refused_url.rstrip("/")]
     assert (stats.limit, stats.overload_signals, stats.completed) == (1, 6, 6)
+    assert stats.latency is None and stats.min_latency is None
+
+
+@pytest.mark.parametrize("retries", [None, 2])
+def test_a_name_that_does_not_resolve_is_no_overload_signal(
+    monkeypatch: pytest.MonkeyPatch, retries: int | None
+) -> None:
+    """A DNS failure is the caller's error: it lowers no limit, pauses nothing."""
+    resolve = socket.getaddrinfo
+
+    def no_such_name(host: object, *args: object, **kwargs: object) -> object:
+        if host == "nowhere.test":
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return resolve(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_name)
+    url = "http://nowhere.test:8080"
+    retry = None if retries is None else Retry(retries, backoff_factor=0)
+    with FuturesSession(max_workers=4, per_host=8, adaptive=True, retries=retry) as session:
+        futures = [session.get(f"{url}/") for _ in range(6)]
+        wait(futures, timeout=LONG)
+        assert all(isinstance(f.exception(), requests.ConnectionError) for f in futures)
+        stats = session.host_stats()[url]
+    attempts = 6 * (1 + (retries or 0))
+    assert (stats.limit, stats.overload_signals, stats.completed) == (2, 0, attempts)
     assert stats.latency is None and stats.min_latency is None
 
 

@@ -39,6 +39,7 @@ The algorithm (docs/guide/adaptive.rst):
 
 from __future__ import annotations
 
+import socket
 from typing import NamedTuple
 
 from requests.exceptions import ConnectionError, RetryError, Timeout
@@ -62,14 +63,41 @@ SMOOTHING = 1 / 8
 MINIMUM_EPOCH = 256
 
 
-def overload_error(error: BaseException | None) -> bool:
+def unresolved_name(error: BaseException | None) -> bool:
+    """Whether ``error`` comes of a host name that did not resolve (DNS).
+
+    The caller's error, not the origin's: there is no origin to overload.
+    That is a ``socket.gaierror`` somewhere in what requests and urllib3
+    wrap (``args``, ``reason``, causes and contexts), a few levels deep:
+    urllib3 2 raises its ``NameResolutionError`` from it, 1.26 its
+    ``NewConnectionError`` while handling it.
+    """
+    pending = [error]
+    for _ in range(16):
+        if not pending:
+            break
+        found = pending.pop()
+        if found is None:
+            continue
+        if isinstance(found, socket.gaierror):
+            return True
+        pending.extend((found.__cause__, found.__context__, getattr(found, "reason", None)))
+        pending.extend(arg for arg in found.args if isinstance(arg, BaseException))
+    return False
+
+
+def overload_error(error: BaseException | None) -> bool | None:
     """Whether a request's final error says its origin is overloaded.
 
     Any connection error or timeout (``ConnectionError``, ``Timeout``), and a
     ``RetryError`` from a ``Retry`` mounted on the adapter, whose status is
     not known here (when ``retries=`` gives up, the worker tells the status).
+    None for a host name that did not resolve: no answer at all, neither an
+    overload signal nor a response time (:func:`unresolved_name`).
     """
-    return isinstance(error, ConnectionError | Timeout | RetryError)
+    if not isinstance(error, ConnectionError | Timeout | RetryError):
+        return False
+    return None if unresolved_name(error) else True
 
 
 class HostStats(NamedTuple):
@@ -142,13 +170,16 @@ class Meter:
         best = min(self._base, self._base_next)
         return None if best == float("inf") else best
 
-    def answered(self, sent_at: float, now: float, in_flight: int, overload: bool) -> None:
+    def answered(self, sent_at: float, now: float, in_flight: int, overload: bool | None) -> None:
         """An attempt sent at ``sent_at`` ended at ``now``.
 
         :param in_flight: attempts to the origin running when it ended, itself included.
-        :param overload: it ended with an overload signal.
+        :param overload: it ended with an overload signal; None: with no
+            answer that tells of the origin (its name did not resolve).
         """
         self.completed += 1
+        if overload is None:
+            return
         if overload:
             self.signals += 1
             if self.adaptive and sent_at >= self._cut_at:

@@ -38,6 +38,7 @@ from urllib3.util import Retry
 
 from .._state import BackgroundCallback, DeferringSession
 from .._worker import call, close_quietly, finish, running_for
+from .adaptive import unresolved_name
 
 if TYPE_CHECKING:  # pragma: no cover
     from requests import Response
@@ -53,8 +54,9 @@ class Outcome(NamedTuple):
     delay: float = 0.0
     #: Seconds no request to this origin may start (429 or 503 with Retry-After).
     pause: float = 0.0
-    #: The attempt met an overload signal: 429, 503, a connection error, a timeout.
-    overload: bool = False
+    #: The attempt met an overload signal: 429, 503, a connection error, a timeout;
+    #: None: no answer that tells of the origin (a host name that did not resolve).
+    overload: bool | None = False
     #: Not None: the request failed with it (retries exhausted on a status).
     error: BaseException | None = None
 
@@ -87,7 +89,9 @@ def attempt(
         except (ConnectionError, Timeout) as exc:
             if retry is None:
                 raise
-            return _after_error(retry, exc)._replace(overload=True)
+            return _after_error(retry, exc)._replace(
+                overload=None if unresolved_name(exc) else True
+            )
         pause = _pause(retry, response)
         overload = response.status_code in PAUSE_STATUSES
         if retry is not None:
