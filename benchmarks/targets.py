@@ -3,7 +3,7 @@
 Every comparison is between contenders measured in the same run (and, but
 for target 4's reference to scenario B, in the same scenario).  Targets 1-7
 are the benchmark issue's; G1-G3 are issue 11's (polite scheduling); I1-I3
-are issue 15's (adaptive per-host concurrency).
+are issue 15's (adaptive per-host concurrency); J1-J3 issue 24's (many origins).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import statistics
 from typing import Any
 
 from .contenders import FIXED_PER_HOST
+from .scenarios.j_many_origins import ORIGINS as J_ORIGINS
 
 #: Requests-based peers target 3 compares against.
 REQUESTS_PEERS = ("threadpool", "rf110", "grequests")
@@ -187,6 +188,47 @@ def _follows_queueing(report: dict[str, Any]) -> dict[str, Any]:
     )
 
 
+def _many_origins(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """J1-J3: scenario J against the same job on one origin, and J-per-host's memory."""
+    one, many = "futures-one-origin", "futures"
+    cpu_one = _median(report, "J", one, "cpu")
+    cpu_many = _median(report, "J", many, "cpu")
+    cpu = None if cpu_one is None or cpu_many is None else cpu_one / cpu_many
+    connections = _median(report, "J", many, "connections")
+    bound: float | None = None
+    what = "connections: origins + workers / ours"
+    if connections is not None:
+        scenario = report["scenarios"]["J"]
+        origins = J_ORIGINS
+        bound = (origins + scenario["c"]) / max(connections, 1)
+        what = f"{connections:.0f} connections; ({origins} origins + C={scenario['c']}) / that"
+    rss: list[float | None] = []
+    for contender in ("futures", "futures-crawl-per-host-2"):
+        peak = _median(report, "J-per-host", contender, "rss_peak_kib")
+        base = _median(report, "J-per-host", contender, "rss_base_kib")
+        rss.append(None if peak is None or base is None else (peak - base) / 1024)
+    plain, limited = rss
+    memory: tuple[str, float | None, float] = ("J-per-host", None, 1.0)
+    if plain is not None and limited is not None:
+        delta = limited - plain
+        memory = (
+            f"per_host=2 {delta:+.1f} MiB over none; 30 MiB / that",
+            30 / max(delta, 1e-9),
+            1.0,
+        )
+    return [
+        _target(
+            "J1 many origins at one origin's speed (J)",
+            [("req/s, 1,000 origins / one origin", _ratio(report, "J", many, one), 0.7)],
+        ),
+        _target(
+            "J2 one connection per origin, CPU per request within 1.35x (J)",
+            [(what, bound, 1.0), ("CPU per request, one origin / 1,000", cpu, 1 / 1.35)],
+        ),
+        _target("J3 per-origin state costs little memory (J-per-host)", [memory]),
+    ]
+
+
 def evaluate(report: dict[str, Any]) -> list[dict[str, Any]]:
     """Each target: met / missed / n/a, with the measured ratios."""
     c1_rate = _rate(report, "B-C1", "futures")
@@ -294,4 +336,5 @@ def evaluate(report: dict[str, Any]) -> list[dict[str, Any]]:
                 )
             ],
         ),
+        *_many_origins(report),
     ]

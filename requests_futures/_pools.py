@@ -17,7 +17,7 @@ from typing import Any
 from requests import Session
 from requests.adapters import DEFAULT_POOLBLOCK, DEFAULT_POOLSIZE, HTTPAdapter
 
-from ._pool_cache import keep_pools, open_file_budget
+from ._pool_cache import cache_of, keep_pools, open_file_budget
 
 #: Keys accepted in ``adapter_kwargs``: the ones ``HTTPAdapter`` takes.
 ADAPTER_KWARGS = frozenset({"pool_connections", "pool_maxsize", "pool_block", "max_retries"})
@@ -73,6 +73,18 @@ def keep_adapter_pools(adapter: HTTPAdapter) -> None:
     connections = getattr(adapter, "_pool_connections", DEFAULT_POOLSIZE)
     maxsize = getattr(adapter, "_pool_maxsize", DEFAULT_POOLSIZE)
     keep_pools(adapter.poolmanager, connections, max(connections, maxsize))
+
+
+def connections_opened(session: Session) -> int | None:
+    """How many connections ``session``'s HTTP adapters have opened, closed
+    ones included; None if none of them keeps its pools in a cache of ours."""
+    caches = [
+        cache_of(adapter.poolmanager)
+        for adapter in {id(a): a for a in session.adapters.values()}.values()
+        if isinstance(adapter, HTTPAdapter)
+    ]
+    counts = [cache.connections_opened() for cache in caches if cache is not None]
+    return sum(counts) if counts else None
 
 
 def keep_session_pools(session: Session) -> None:

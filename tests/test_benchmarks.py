@@ -1,4 +1,4 @@
-"""The benchmarks' scenario I: the server's ``/capacity`` route, its targets, a smoke run.
+"""The benchmarks: scenario I (the ``/capacity`` route, targets, a smoke run) and J (targets).
 
 The benchmarks assert no timing; these tests make sure that scenario I still
 runs and that its measures and targets mean what docs/benchmarks.rst says.
@@ -165,3 +165,49 @@ def test_trace_counts_the_answers_recovery_took() -> None:
         "recovery: the limit reached 8 0.70 s and 40 answers after the host recovered"
     )
     assert recovery(samples[:2], 0.8) == "recovery: the limit never reached 8"
+
+
+def test_job_urls_go_round_robin_over_the_spread_origins() -> None:
+    from benchmarks.contenders import Job
+
+    origins = ["http://127.0.0.1:1", "http://127.0.0.1:2", "http://127.0.0.1:3"]
+    job = Job(origins[0] + "/?delay_ms=2", 5, 2, 2, origins)
+    assert set(job.urls()) == {origins[0] + "/?delay_ms=2"}
+    job.spread = 2
+    assert [url.split("/?")[0][-1] for url in job.urls()] == ["1", "2", "1", "2", "1"]
+
+
+def _j_run(elapsed: float, cpu: float, connections: int, rss: float = 0.0) -> dict[str, Any]:
+    return {
+        "elapsed": elapsed,
+        "cpu": cpu,
+        "connections": connections,
+        "rss_base_kib": 0.0,
+        "rss_peak_kib": rss * 1024,
+    }
+
+
+@pytest.mark.parametrize(
+    ("many", "per_host_mib", "statuses"),
+    [
+        (_j_run(1.3, 1.2, 1016), 50.0, ["met", "met", "met"]),
+        (_j_run(1.6, 1.2, 1016), 50.0, ["missed", "met", "met"]),  # 0.63x the speed
+        (_j_run(1.3, 1.4, 1016), 50.0, ["met", "missed", "met"]),  # 1.4x the CPU
+        (_j_run(1.3, 1.2, 1017), 50.0, ["met", "missed", "met"]),  # one connection over
+        (_j_run(1.3, 1.2, 1016), 51.0, ["met", "met", "missed"]),  # 31 MiB over
+    ],
+)
+def test_j_targets(many: dict[str, Any], per_host_mib: float, statuses: list[str]) -> None:
+    j = {"futures-one-origin": _result(_j_run(1.0, 1.0, 16)), "futures": _result(many)}
+    per_host = {
+        "futures": _result(_j_run(1.0, 1.0, 2000, 20.0)),
+        "futures-crawl-per-host-2": _result(_j_run(1.0, 1.0, 2000, per_host_mib)),
+    }
+    report = {
+        "scenarios": {
+            "J": {"n": 10_000, "c": 16, "results": j},
+            "J-per-host": {"n": 10_000, "c": 16, "results": per_host},
+        }
+    }
+    targets = _targets(report)
+    assert [targets[k]["status"] for k in ("J1", "J2", "J3")] == statuses

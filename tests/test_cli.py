@@ -34,7 +34,7 @@ from requests_futures._cli import report as _report
 
 from .conftest import LONG
 from .reliability.test_tls import TLSServer
-from .server import LoopbackServer, file_body
+from .server import LoopbackServer, ManyOrigins, file_body
 
 KEYS = ["url", "status", "elapsed_ms", "bytes", "final_url", "error", "message", "attempts"]
 
@@ -209,6 +209,20 @@ def test_summary_counts_statuses_and_latency(server: LoopbackServer) -> None:
     assert 0 <= p50 <= p95 <= p99
     assert p99 == max(r["elapsed_ms"] for r in records(result.stdout))
     assert re.search(r"\(\d+\.\d requests/s\)", result.stderr)
+
+
+def test_many_hosts_reuse_their_connections_and_the_summary_counts_them() -> None:
+    origins = ManyOrigins(40).start()
+    try:
+        urls = [f"{url}/echo?round={r}" for r in range(3) for url in origins.urls]
+        result = cli("fetch", "-w", "4", "-i", "-", stdin="\n".join(urls))
+        opened = origins.server.counters.connections
+    finally:
+        origins.stop()
+    assert result.returncode == 0, result.stderr
+    # One connection per host, not one per request (the pools of 10 hosts were kept).
+    assert opened <= 40 + 2 * 4
+    assert f"  connections opened: {opened} for 120 requests\n" in result.stderr
 
 
 def test_output_file(server: LoopbackServer, tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from typing import IO, Any
 import requests
 import urllib3
 
+from .._pools import connections_opened
 from ..sessions import FuturesSession
 from .ctrl_c import CtrlC, DaemonExecutor, sigint_blocked
 from .parser import FAILED, INTERRUPTED, OK
@@ -223,7 +224,8 @@ def _run_fetch(
     executor = DaemonExecutor(args.workers)
     session = FuturesSession(
         executor=executor,
-        adapter_kwargs={"pool_connections": max(args.workers, 10), "pool_maxsize": args.workers},
+        # As many hosts' pools as the open-file budget allows (the default).
+        adapter_kwargs={"pool_maxsize": args.workers},
         timeout=args.timeout,
         deadline=args.deadline,
         per_host=args.per_host,
@@ -298,6 +300,7 @@ def _run_fetch(
             executor.shutdown()
         else:
             _abandon(stop, executor, session, saver)
+        stats.connections = connections_opened(session)
         lines = stats.summary()
         if args.adaptive:
             lines += _final_limits(session)

@@ -51,6 +51,7 @@ class Stats:
         self.retrying = retrying
         self.retries = 0
         self.deadline = deadline  # whether requests have one: the summary counts those it ended
+        self.connections: int | None = None  # opened by the session, once it is closed
 
     @property
     def done(self) -> int:
@@ -94,6 +95,8 @@ class Stats:
             f"  failed: {self.failed}"
             + "".join(f"\n    {name}: {n}" for name, n in sorted(self.errors.items())),
         ]
+        if self.connections is not None:
+            lines.append(f"  connections opened: {self.connections} for {requests_text(sent)}")
         if self.retrying:
             lines.append(f"  retries: {self.retries}")
         if self.deadline:
