@@ -42,7 +42,9 @@ if TYPE_CHECKING:  # pragma: no cover
 RACY_NS = 2_000_000_000
 
 #: Most hosts remembered per environment; the cache starts over beyond it.
-MAX_HOSTS = 512
+#: As many as a session keeps the connections of (``_pool_cache.MAX_BUDGET``):
+#: a job going round more hosts than this would miss on every request.
+MAX_HOSTS = 4096
 
 # Typed loosely: the stubs of requests and of the standard library differ
 # between versions in what they declare here.

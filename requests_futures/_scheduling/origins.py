@@ -54,7 +54,7 @@ def _parse_origin(text: str) -> Origin:
 
 #: Origins of recently seen URL heads (``scheme://authority/``), and how many are kept.
 _origins_seen: dict[str, Origin] = {}
-_ORIGINS_SEEN = 1024
+_ORIGINS_SEEN = 4096  # a crawl going round thousands of hosts still hits
 
 
 @dataclass(frozen=True)
