@@ -870,3 +870,7 @@ def test_no_retries_by_default(server: LoopbackServer, capsys: pytest.CaptureFix
     assert records(captured.out)[0]["status"] == 503
     assert records(captured.out)[0]["attempts"] == 1
     assert "retries" not in captured.err
+
+
+def test_the_summary_names_no_connections_when_none_were_counted() -> None:
+    assert not any("connections" in line for line in _report.Stats().summary())
