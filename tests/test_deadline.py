@@ -413,10 +413,14 @@ def test_a_done_callback_raising_base_exceptions_strands_nothing(
     def explode(future: Any) -> None:
         raise error("from a callback")
 
+    name = f"callback-{error.__name__}-{len(limits)}"
     with FuturesSession(max_workers=1, **limits) as session:
-        futures = [session.get(server.url + f"/echo?n={n}") for n in range(4)]
+        # All pending while the callbacks are added: they run in the worker.
+        futures = [session.get(server.url + f"/hold/{name}")]
+        futures += [session.get(server.url + f"/echo?n={n}") for n in range(3)]
         for future in futures:
             future.add_done_callback(explode)
+        server.release(name)
         for future in futures:
             assert future.result(timeout=LONG).ok
         assert session.get(server.url + "/echo").result(timeout=LONG).ok
