@@ -142,7 +142,14 @@ class Deadline:
     def _met(self) -> bool:
         """At the end of the call: whether it ended in time (else the deadline decides)."""
         # Late: the watchdog will not fire now, the worker raises DeadlineExceeded.
-        return self._claim() and monotonic() < self.at
+        met = self._claim() and monotonic() < self.at
+        self._future = None  # its heap entry keeps no future (and response) alive
+        return met
+
+    def disarm(self) -> None:
+        """The request ended (the scheduler settled it): the deadline can no longer fire."""
+        self._armed.clear()
+        self._future = None
 
     def left(self) -> float:
         """Seconds left; :raises DeadlineExceeded: (not sent) if none."""

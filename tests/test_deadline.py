@@ -510,3 +510,18 @@ def test_the_cli_s_daemon_executor_is_aborted_too(stall: StallServer) -> None:
         _fails_in_time(session.get(stall.url + "/hang"), started)
         assert stall.wait_closed(1, LONG)
     executor.shutdown()
+
+
+def test_a_deadline_met_keeps_no_response_alive(server: LoopbackServer) -> None:
+    """Its watchdog entry stays until the deadline: it must not hold the future."""
+    import gc
+    import weakref
+
+    for limits in ({}, {"per_host": 2}):
+        with FuturesSession(**limits) as session:  # type: ignore[arg-type]
+            future = session.get(server.url + "/echo", deadline=60)
+            response = weakref.ref(future.result(timeout=LONG))
+            assert eventually(lambda f=future: f.done())
+            del future
+            gc.collect()
+            assert eventually(lambda r=response: r() is None)

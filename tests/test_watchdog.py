@@ -157,6 +157,9 @@ class _Expiry:
     def attempt(self, retry: Any, *call: Any) -> Any:  # pragma: no cover - not used here
         raise NotImplementedError
 
+    def disarm(self) -> None:
+        self.disarmed = True
+
 
 def test_the_scheduler_never_sends_what_is_past_its_deadline() -> None:
     ran: list[str] = []
@@ -177,6 +180,7 @@ def test_the_scheduler_never_sends_what_is_past_its_deadline() -> None:
         with pytest.raises(DeadlineExceeded):
             future.result(timeout=LONG)
         assert future.attempts == 0
+        assert soon.disarmed  # settled by the scheduler: it can no longer fire
 
         # An error met once the deadline passed is the deadline's.
         def late(retry: Any) -> Outcome:

@@ -39,6 +39,8 @@ class Expiry(Protocol):
 
     def attempt(self, retry: Retry | None, *call: Any) -> Any: ...
 
+    def disarm(self) -> None: ...
+
 
 class Owner(Protocol):
     """What a :class:`ScheduledFuture` asks of the scheduler that holds it."""

@@ -355,6 +355,8 @@ class Scheduler(Stopping):
             if final is None:
                 sent, kept = self._dispatch_after(cancelled, now, here)
         if final is not None:
+            if future._deadline is not None:
+                future._deadline.disarm()  # settled here: it can no longer fire
             if final is _CANCELLED:
                 settle_cancelled(future)
             elif final is _FAILED:
