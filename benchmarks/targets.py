@@ -3,7 +3,8 @@
 Every comparison is between contenders measured in the same run (and, but
 for target 4's reference to scenario B, in the same scenario).  Targets 1-7
 are the benchmark issue's; G1-G3 are issue 11's (polite scheduling); I1-I3
-are issue 15's (adaptive per-host concurrency); J1-J3 issue 24's (many origins).
+are issue 15's (adaptive per-host concurrency); J1-J3 issue 24's (many origins);
+L1-L3 issue 20's (bodies read in one call; L2 and L3 on scenarios C and H).
 """
 
 from __future__ import annotations
@@ -33,6 +34,15 @@ def _median(report: dict[str, Any], key: str, contender: str, field: str) -> flo
     if result is None:
         return None
     return float(statistics.median(r[field] for r in result["runs"]))
+
+
+def _best_ratio(report: dict[str, Any], key: str, field: str) -> float | None:
+    """The hand-rolled pool's best ``field`` over ours, in scenario ``key``."""
+    results = [_result(report, key, name) for name in ("threadpool", "futures")]
+    if results[0] is None or results[1] is None:
+        return None
+    theirs, ours = (min(r[field] for r in result["runs"]) for result in results)
+    return float(theirs / ours)
 
 
 def _rate(report: dict[str, Any], key: str, contender: str) -> float | None:
@@ -326,6 +336,39 @@ def evaluate(report: dict[str, Any]) -> list[dict[str, Any]]:
         ),
         _few_overloads(report),
         _follows_queueing(report),
+        _target(
+            "L1 8 threads read 1 MiB bodies (L, best runs)",
+            [
+                (
+                    "hand-rolled pool / FuturesSession, wall",
+                    _best_ratio(report, "L", "elapsed"),
+                    2.0,
+                ),
+                ("hand-rolled pool / FuturesSession, CPU", _best_ratio(report, "L", "cpu"), 2.0),
+            ],
+        ),
+        _target(
+            "L2 bulk bodies (C, issue 20)",
+            [
+                (
+                    "FuturesSession / hand-rolled pool",
+                    _ratio(report, "C", "futures", "threadpool"),
+                    3.0,
+                ),
+                ("FuturesSession / sequential", _ratio(report, "C", "futures", "sequential"), 1.3),
+            ],
+        ),
+        _target(
+            "L3 downloads (H, issue 20)",
+            [
+                ("fetch --save / curl", _ratio(report, "H", "cli-save", "curl-parallel"), 0.8),
+                (
+                    "fetch --save / hand-rolled pool",
+                    _ratio(report, "H", "cli-save", "threadpool-save"),
+                    1.5,
+                ),
+            ],
+        ),
         _target(
             "I3 adapting costs nothing (healthy host)",
             [

@@ -50,7 +50,8 @@ class Scenario:
     #: pool full, RSS MiB, KiB/req, CPU us/req (the client process's CPU time
     #: per request, which the machine's other load disturbs less than time),
     #: switches/req (the client process's context switches per request),
-    #: CPU/wall (the client process's CPU time over wall time); and from
+    #: CPU/wall (the client process's CPU time over wall time), CPU ratio
+    #: (the baseline's CPU time over each contender's); and from
     #: scenario G: host B time (G1: until host B's requests are done),
     #: asleep (seconds threads other than the main one spent in time.sleep),
     #: 429s (answered by the server), early (requests the server received
@@ -65,6 +66,8 @@ class Scenario:
     ratio_of: str = "elapsed"
     delay_ms: int = 0  # for the efficiency column: ideal = ceil(n / c) * delay
     runs: int | None = None  # None: the suite's default (3; 1 with --quick)
+    #: Show each contender's best run (lowest time, lowest CPU) instead of the median.
+    best: bool = False
     #: Longest one run may take (s); a slower contender is shown as timed out
     #: and not run again (--quick allows 8 s).
     timeout: float = 45.0
