@@ -217,12 +217,12 @@ def test_a_name_that_does_not_resolve_is_no_overload_signal(
     resolve = socket.getaddrinfo
 
     def no_such_name(host: object, *args: object, **kwargs: object) -> object:
-        if host == "nowhere.test":
+        if host == "nowhere.invalid":
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
         return resolve(host, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(socket, "getaddrinfo", no_such_name)
-    url = "http://nowhere.test:8080"
+    url = "http://nowhere.invalid:8080"
     retry = None if retries is None else Retry(retries, backoff_factor=0)
     with FuturesSession(max_workers=4, per_host=8, adaptive=True, retries=retry) as session:
         futures = [session.get(f"{url}/") for _ in range(6)]

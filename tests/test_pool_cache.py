@@ -113,7 +113,7 @@ def test_explicit_pool_connections_is_obeyed(origins: ManyOrigins) -> None:
 
 
 def _manager(session: requests.Session) -> urllib3.PoolManager:
-    manager = session.get_adapter("http://x").poolmanager  # type: ignore[attr-defined]
+    manager = session.get_adapter("http://example.invalid").poolmanager  # type: ignore[attr-defined]
     assert isinstance(manager, urllib3.PoolManager)
     return manager
 

@@ -166,7 +166,7 @@ def test_the_scheduler_never_sends_what_is_past_its_deadline() -> None:
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         scheduler = Scheduler(pool, Politeness(Limits(per_host=1)), workers=1)
         past = _Expiry(time.monotonic() - 1)
-        future = scheduler.submit("http://h/", lambda retry: ran.append("x"), (), past)
+        future = scheduler.submit("http://h.invalid/", lambda retry: ran.append("x"), (), past)
         with pytest.raises(DeadlineExceeded):
             future.result(timeout=LONG)
         assert future.attempts == 0 and ran == []
@@ -176,7 +176,7 @@ def test_the_scheduler_never_sends_what_is_past_its_deadline() -> None:
             raise past.error(sent=False)
 
         soon = _Expiry(time.monotonic() + LONG)
-        future = scheduler.submit("http://h/", unsent, (), soon)
+        future = scheduler.submit("http://h.invalid/", unsent, (), soon)
         with pytest.raises(DeadlineExceeded):
             future.result(timeout=LONG)
         assert future.attempts == 0
@@ -187,7 +187,7 @@ def test_the_scheduler_never_sends_what_is_past_its_deadline() -> None:
             time.sleep(0.15)
             raise requests.ConnectionError("reset")
 
-        future = scheduler.submit("http://h/", late, (), _Expiry(time.monotonic() + 0.05))
+        future = scheduler.submit("http://h.invalid/", late, (), _Expiry(time.monotonic() + 0.05))
         with pytest.raises(DeadlineExceeded):
             future.result(timeout=LONG)
         assert future.attempts == 1
@@ -199,7 +199,7 @@ def test_an_attempt_cancelled_in_the_executor_is_not_counted() -> None:
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         pool.submit(release.wait, LONG)  # the only worker is busy elsewhere
         scheduler = Scheduler(pool, Politeness(Limits(per_host=2)), workers=2)
-        future = scheduler.submit("http://h/", lambda retry: Outcome("ok"), ())
+        future = scheduler.submit("http://h.invalid/", lambda retry: Outcome("ok"), ())
         assert future._attempt is not None  # handed to the executor, queued there
         assert scheduler.give_up(future, DeadlineExceeded("late")) == []
         assert future.attempts == 0
