@@ -525,3 +525,16 @@ def test_a_deadline_met_keeps_no_response_alive(server: LoopbackServer) -> None:
             del future
             gc.collect()
             assert eventually(lambda r=response: r() is None)
+
+
+def test_an_aborted_connection_is_never_reused(stall: StallServer) -> None:
+    with FuturesSession(max_workers=1) as session:
+        stall.mode = "trickle"  # headers in, the body never finishes: a pooled-looking socket
+        started = time.monotonic()
+        _fails_in_time(session.get(stall.url + "/slow", deadline=DEADLINE), started)
+        assert stall.wait_closed(1, LONG)
+        stall.mode = "ok"
+        assert session.get(stall.url + "/next").result(timeout=LONG).ok
+        assert session.get(stall.url + "/again").result(timeout=LONG).ok
+    # One connection for the aborted request, one new one for the next two.
+    assert stall.connections == 2
