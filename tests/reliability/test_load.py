@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import Future, wait
+from typing import Any
 
 import pytest
 import requests
@@ -31,18 +32,21 @@ pytestmark = [pytest.mark.reliability, pytest.mark.timeout(240)]
 def _without_coverage() -> Iterator[None]:
     """Coverage tracing would cost half as much again; these runs add no lines.
 
-    (pytest-cov's ``no_cover`` marker fails under ``--no-cov``.)
+    Every measurement running is paused: an xdist worker has two (pytest-cov
+    starts one early and one for the worker), and stopping only the latest
+    resumes the other.  (pytest-cov's ``no_cover`` marker fails under ``--no-cov``.)
     """
     coverage = sys.modules.get("coverage")
-    current = coverage.Coverage.current() if coverage is not None else None
-    if current is None:
-        yield
-        return
-    current.stop()
+    paused: list[Any] = []
+    while coverage is not None and (current := coverage.Coverage.current()) is not None:
+        current.stop()
+        assert coverage.Coverage.current() is not current
+        paused.append(current)
     try:
         yield
     finally:
-        current.start()
+        for measurement in reversed(paused):
+            measurement.start()
 
 
 REQUESTS = 20_000
