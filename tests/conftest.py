@@ -23,12 +23,20 @@ LONG = 10.0 if os.environ.get("CI") else 5.0
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The long ``reliability`` runs first, each on a worker of its own under ``-n``.
+    """The long runs first, then the tests that mostly wait, then the rest.
 
-    ``--dist loadgroup`` hands the tests out one at a time in this order, so the
-    two runs of ~20 s start at once and everything else fills in around them.
+    ``--dist loadgroup`` hands the tests out one at a time in this order: the
+    two ``reliability`` runs (~20 s of CPU each) start at once on workers of
+    their own, the ``waits`` tests overlap them at little CPU cost, and the
+    rest fill in.  A plain run is only reordered, never changed.
     """
-    items.sort(key=lambda item: item.get_closest_marker("reliability") is None)
+
+    def rank(item: pytest.Item) -> int:
+        if item.get_closest_marker("reliability") is not None:
+            return 0
+        return 1 if item.get_closest_marker("waits") is not None else 2
+
+    items.sort(key=rank)
 
 
 @pytest.fixture(scope="session")

@@ -379,6 +379,7 @@ def speedup(table: str) -> float:
     return float(match.group(1))
 
 
+@pytest.mark.waits
 def test_demo_with_its_defaults_shows_a_speedup() -> None:
     # The README's first command, through the installed script when there is one.
     script = Path(sys.executable).with_name("requests-futures")
@@ -392,15 +393,17 @@ def test_demo_with_its_defaults_shows_a_speedup() -> None:
     assert speedup(result.stdout) > 2
 
 
+@pytest.mark.waits
 def test_python_dash_m_demo() -> None:
-    result = cli("demo", "-n", "6", "--delay-ms", "50", "-w", "3")
+    result = cli("demo", "-n", "6", "--delay-ms", "150", "-w", "3")
     assert result.returncode == 0, result.stderr
     assert "6 GET requests" in result.stdout
     assert speedup(result.stdout) > 1
 
 
+@pytest.mark.waits
 def test_demo_in_process(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "-n", "8", "--delay-ms", "50", "-w", "4"]) == 0
+    assert main(["demo", "-n", "8", "--delay-ms", "150", "-w", "4"]) == 0
     assert speedup(capsys.readouterr().out) > 1
 
 
@@ -849,6 +852,7 @@ def test_rate_spaces_the_starts_to_a_host(capsys: pytest.CaptureFixture[str]) ->
     capsys.readouterr()
 
 
+@pytest.mark.waits
 def test_retries_reach_the_server_and_are_counted(
     server: LoopbackServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

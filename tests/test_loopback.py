@@ -97,6 +97,7 @@ def _rounds(session: FuturesSession, server: LoopbackServer, rounds: int, size: 
 
 
 @pytest.mark.parametrize("supplied", ["nothing", "executor", "session"])
+@pytest.mark.waits
 def test_every_worker_keeps_a_pooled_connection(
     server: LoopbackServer, caplog: pytest.LogCaptureFixture, supplied: str
 ) -> None:
@@ -209,6 +210,7 @@ def test_default_connect_read_tuple_applies(server: LoopbackServer) -> None:
         server.release("never")
 
 
+@pytest.mark.waits
 def test_per_call_timeout_wins_over_the_default(server: LoopbackServer) -> None:
     slow = f"{server.url}/delay?ms={int(SHORT * 2000)}"
     with FuturesSession(timeout=SHORT) as session:

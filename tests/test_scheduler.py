@@ -87,6 +87,7 @@ def test_per_host_is_never_exceeded_and_used_fully(
     assert all(f.attempts == 1 for f in futures)
 
 
+@pytest.mark.waits
 def test_a_full_origin_holds_no_worker(server: LoopbackServer, server_b: LoopbackServer) -> None:
     """Six requests held by origin A (one at a time) do not stop forty to B."""
     with FuturesSession(max_workers=4, per_host=1) as session:
@@ -161,6 +162,7 @@ def test_the_rate_holds_at_the_server_while_the_workers_are_busy(
     assert all(gap > 0.75 / rate for gap in gaps(server.counters.starts))
 
 
+@pytest.mark.waits
 def test_a_429_with_retry_after_pauses_its_whole_origin(
     server: LoopbackServer, server_b: LoopbackServer
 ) -> None:
@@ -177,6 +179,7 @@ def test_a_429_with_retry_after_pauses_its_whole_origin(
     assert server_b.counters.starts[0] < second
 
 
+@pytest.mark.waits
 def test_a_429_that_exhausts_the_retries_still_pauses_its_origin(server: LoopbackServer) -> None:
     retry = Retry(total=1, status_forcelist={429})  # raise_on_status: a RetryError at the end
     with FuturesSession(max_workers=2, per_host=4, retries=retry) as session:

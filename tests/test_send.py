@@ -158,6 +158,7 @@ def test_background_callback_on_send(server: LoopbackServer) -> None:
         assert future.result(timeout=LONG) == 2
 
 
+@pytest.mark.waits
 def test_send_applies_the_session_timeout(server: LoopbackServer) -> None:
     with FuturesSession(timeout=SHORT) as session:
         prepared = session.prepare_request(Request("GET", server.url + "/hold/timeout"))

@@ -141,6 +141,7 @@ def test_a_read_timeout_is_retried_for_a_get_not_for_a_post(server: LoopbackServ
     assert server.counters.hits == {"g": 2, "q": 1}
 
 
+@pytest.mark.waits
 def test_retry_after_as_an_http_date_and_the_worker_stays_free(
     server: LoopbackServer, server_b: LoopbackServer
 ) -> None:

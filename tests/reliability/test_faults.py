@@ -74,6 +74,7 @@ def test_unknown_kind_is_a_404_and_not_counted(faults: FaultServer) -> None:
     assert faults.stats()["received"] == {}
 
 
+@pytest.mark.waits
 def test_sustains_128_concurrent_clients(faults: FaultServer) -> None:
     hold_ms = 2000  # long enough for all 128 to connect on a loaded 2-core machine
     with FuturesSession(max_workers=128) as session:

@@ -58,6 +58,7 @@ SCRIPT = """
 
 
 @pytest.mark.parametrize("how", ["end", "sigint"])
+@pytest.mark.waits
 def test_interpreter_exit_does_not_wait_for_queued_requests(
     faults: FaultServer, tmp_path: Path, how: str
 ) -> None:

@@ -19,6 +19,7 @@ def _timed_out(future: object) -> bool:
     return isinstance(exc, requests.ReadTimeout)
 
 
+@pytest.mark.waits
 def test_the_default_timeout_frees_workers_held_by_a_hanging_server(
     faults: FaultServer,
 ) -> None:
@@ -34,6 +35,7 @@ def test_the_default_timeout_frees_workers_held_by_a_hanging_server(
     assert faults.stats()["received"]["hang"] == hung
 
 
+@pytest.mark.waits
 def test_the_default_timeout_applies_to_send_map_and_a_supplied_session(
     faults: FaultServer,
 ) -> None:
@@ -47,6 +49,7 @@ def test_the_default_timeout_applies_to_send_map_and_a_supplied_session(
         assert _timed_out(session.send(plain.prepare_request(requests.Request("GET", url))))
 
 
+@pytest.mark.waits
 def test_a_per_call_timeout_wins_either_way(faults: FaultServer) -> None:
     with FuturesSession(timeout=LONG) as session:
         start = time.monotonic()
