@@ -45,8 +45,11 @@ def test_close_with_1000_queued_requests_cancels_them_at_once(faults: FaultServe
 
 
 SCRIPT = """
-    import sys
+    import signal, sys
     from requests_futures import FuturesSession
+
+    # A child inherits an ignored SIGINT from a parent started in the background.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     url, how = sys.argv[1], sys.argv[2]
     session = FuturesSession(max_workers=2, timeout=1)
