@@ -11,28 +11,26 @@
 
 The path of one request, one module a stage, data flowing one way:
 
-1. The call and its checks: this module (the API), :mod:`._checks` (the
-   constructor's values) and :mod:`._signature` (requests' own signature).
+1. The call and its checks: this module (the API), :mod:`._checks`,
+   :mod:`._signature` (requests' own signature), :mod:`._deadline`'s value.
 2. What is taken at the call: :mod:`._handoff` (the caller's context, thread
    state of auth hooks), :mod:`._copies` (the arguments the caller may change).
-   With a ``deadline``, :mod:`._deadline` arms the :mod:`._watchdog`, which
-   gives up on the request when it passes (aborting it: :mod:`._abort`).
-3. The route: :mod:`._routes` picks the session's own pool (the task goes
-   straight to the executor), the scheduler, or another process.
-4. Scheduling, when limits or retries are set: :mod:`._scheduling`
-   (:mod:`~._scheduling.origins`, the queues and slots in
-   :mod:`~._scheduling.queues` and :mod:`~._scheduling.scheduler`, timers
-   and pauses in :mod:`~._scheduling.timers`, retry decisions in
-   :mod:`~._scheduling.retries`, :mod:`~._scheduling.adaptive` limits).
-5. The worker: :mod:`._worker` sends with requests' own ``Session``
-   methods (hooks, redirects, auth), then runs ``background_callback``.
-6. The future: :mod:`._future`.
+3. Coalescing (``coalesce=True``): :mod:`._coalesce` joins a call to an
+   identical one in flight.
+4. The deadline: :mod:`._deadline` arms the :mod:`._watchdog`, which gives
+   up on the request when it passes (:mod:`._abort` shuts its socket).
+5. The route: :mod:`._routes` picks the session's own pool, the scheduler
+   (:mod:`._scheduling`: origins, queues and slots, timers and pauses,
+   retries, adaptive limits, stopping), or another process (:mod:`._remote`).
+6. The worker: :mod:`._worker` sends with requests' own ``Session`` methods;
+   :mod:`._body` reads the body in one call after the response hooks; then
+   ``background_callback`` runs.
+7. The future: :mod:`._future` (awaitable; ``abort()``).
 
 Beside the path: :mod:`._state` (what those modules know of a session),
-:mod:`._lifecycle` (open, copy, fork, close, exit), :mod:`._pools`,
-:mod:`._environment`, :mod:`._batch` (``map``), :mod:`._remote` (process
-pools and Dask) and :mod:`._cli` (the command-line tool, never imported by
-the library).
+:mod:`._lifecycle` (open, copy, fork, close, exit), :mod:`._pools` and
+:mod:`._pool_cache` (connections kept per host), :mod:`._environment`,
+:mod:`._batch` (``map``), :mod:`._cli` (the tool, never imported here).
 """
 
 from __future__ import annotations
