@@ -26,6 +26,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor
 from concurrent.futures import Future as _ExecutorFuture
+from math import inf
 from time import monotonic
 from typing import Any
 
@@ -194,6 +195,11 @@ class Scheduler(Stopping):
                     origin.active = False
                     continue
                 blocked = origin.blocked_until(now)
+                if blocked and blocked != inf:
+                    # A rate slot or pause may have come since ``now`` was read
+                    # (at a high rate, within this very dispatch): not a timer's job.
+                    now = monotonic()
+                    blocked = origin.blocked_until(now)
                 if blocked:
                     turns.append(origin)
                     self._timers.wake_at(blocked)
