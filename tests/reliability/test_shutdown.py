@@ -27,13 +27,16 @@ HANG_TIMEOUT = 0.5
 
 def test_close_with_1000_queued_requests_cancels_them_at_once(faults: FaultServer) -> None:
     workers = 4
-    session = FuturesSession(max_workers=workers, timeout=(LONG, HANG_TIMEOUT))
+    # Long enough that no running request times out (freeing its worker for a
+    # queued one) before close() has cancelled the queue, even under load.
+    hang_timeout = 4 * HANG_TIMEOUT
+    session = FuturesSession(max_workers=workers, timeout=(LONG, hang_timeout))
     futures = [session.get(f"{faults.url}/hang/{n}") for n in range(1000)]
     _wait_for(faults, "hang", workers)  # the first ones are running
     start = time.monotonic()
     session.close()
     elapsed = time.monotonic() - start
-    assert elapsed < HANG_TIMEOUT + 2
+    assert elapsed < hang_timeout + 2
     assert not wait(futures, timeout=0).not_done
     cancelled = [f for f in futures if f.cancelled()]
     ran = [f for f in futures if not f.cancelled()]
