@@ -26,6 +26,7 @@ from requests_futures import Future, FuturesSession, _remote
 
 from .conftest import LONG, threads_of_ours
 from .server import LoopbackServer
+from .test_deadline import LATE
 
 # -- things the workers import by name ---------------------------------------
 
@@ -483,7 +484,7 @@ def test_a_deadline_fails_the_future_in_time_and_caps_the_timeout(
         future = session.get(server.url + "/hold/remote-deadline", deadline=0.5)
         with pytest.raises(DeadlineExceeded):
             future.result(timeout=LONG)
-        assert 0.5 <= time.monotonic() - started < 1.0
+        assert 0.5 <= time.monotonic() - started < 0.5 + LATE
         # The worker process's own try ends at its capped read timeout (0.6 s), not LONG:
         # the next request gets a worker back soon, and the pool's worker survived.
         assert session.get(server.url + "/echo").result(timeout=LONG).ok

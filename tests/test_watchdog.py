@@ -183,11 +183,15 @@ def test_the_scheduler_never_sends_what_is_past_its_deadline() -> None:
         assert soon.disarmed  # settled by the scheduler: it can no longer fire
 
         # An error met once the deadline passed is the deadline's.
+        # (Well ahead at the submit, so that a slow start under load still sends it.)
+        expiry = _Expiry(time.monotonic() + 0.3)
+
         def late(retry: Any) -> Outcome:
-            time.sleep(0.15)
+            while time.monotonic() <= expiry.at:
+                time.sleep(0.01)
             raise requests.ConnectionError("reset")
 
-        future = scheduler.submit("http://h.invalid/", late, (), _Expiry(time.monotonic() + 0.05))
+        future = scheduler.submit("http://h.invalid/", late, (), expiry)
         with pytest.raises(DeadlineExceeded):
             future.result(timeout=LONG)
         assert future.attempts == 1
