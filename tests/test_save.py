@@ -21,7 +21,7 @@ import pytest
 import requests
 import urllib3
 
-from requests_futures._cli import main
+from requests_futures._cli import main, splicing
 from requests_futures._cli import saving as _save
 from requests_futures._cli.saving import Saver, relative_path, safe_name
 
@@ -103,6 +103,8 @@ def test_bodies_are_streamed_in_reads_of_at_least_1_mib(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The ordinary path, as on systems without os.splice (see the splicing tests).
+    monkeypatch.setattr(splicing, "AVAILABLE", False)
     sizes: list[int | None] = []
     original = urllib3.response.HTTPResponse.read
 
@@ -412,6 +414,28 @@ def test_reserve_gives_distinct_files_and_directories(tmp_path: Path) -> None:
         "h.invalid/z/y",
         "h.invalid/z.1",
     ]
+
+
+def test_reserving_one_name_many_times_takes_a_step_each(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 200 URLs ending in /bytes took 20,000 tries (a tenth of fetch --save's time).
+    tries = 0
+    original = _save._numbered
+
+    def numbered(name: str, n: int) -> str:
+        nonlocal tries
+        tries += 1
+        return original(name, n)
+
+    monkeypatch.setattr(_save, "_numbered", numbered)
+    for layout in ("name", "path"):
+        saver = Saver(str(tmp_path), layout)  # type: ignore[arg-type]
+        names = [saver.reserve(f"http://h.invalid/d/bytes?file={n}") for n in range(2000)]
+        assert [os.path.basename(name) for name in names[:3]] == ["bytes", "bytes.1", "bytes.2"]
+        assert os.path.basename(names[-1]) == "bytes.1999"
+        assert len(set(names)) == 2000
+    assert tries <= 2 * 2 * 2000
 
 
 def test_prepare_refuses_what_is_not_a_writable_directory(tmp_path: Path) -> None:

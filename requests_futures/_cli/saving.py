@@ -20,10 +20,12 @@ import threading
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 from urllib.parse import unquote, urlsplit
 
 from requests.exceptions import ChunkedEncodingError
+
+from .splicing import splice_body
 
 if TYPE_CHECKING:  # pragma: no cover
     from requests import Response
@@ -148,6 +150,7 @@ class Saver:
         self.written = 0
         self._files: set[str] = set()  # reserved names, case-folded
         self._dirs: set[str] = set()
+        self._next: dict[tuple[str, bool], int] = {}  # where _free's next search starts
         self._temporary: set[str] = set()
         self._lock = threading.Lock()
         self._abandoned = False
@@ -180,10 +183,10 @@ class Saver:
         parts = relative_path(url, self.layout)
         taken: list[str] = []
         for part in parts[:-1]:
-            part = self._free(taken, part, self._files)  # a file already has this name
+            part = self._free(taken, part, directory=True)
             taken.append(part)
             self._dirs.add(self._key(taken))
-        taken.append(self._free(taken, parts[-1], self._files | self._dirs))
+        taken.append(self._free(taken, parts[-1], directory=False))
         self._files.add(self._key(taken))
         return os.path.join(self.root, *taken)
 
@@ -193,12 +196,24 @@ class Saver:
         # Windows and macOS.
         return "/".join(parts).casefold()
 
-    def _free(self, parent: list[str], name: str, used: set[str]) -> str:
-        candidate, n = name, 0
-        while self._key([*parent, candidate]) in used:
+    def _free(self, parent: list[str], name: str, *, directory: bool) -> str:
+        """``name`` under ``parent``, or ``name.N`` with the lowest N not yet taken.
+
+        A directory may share its name with another directory only; a file
+        with nothing.  Names are never given back, so the search for ``name``
+        starts where the last one ended: the same name reserved n times takes
+        n steps, not n * n / 2.
+        """
+        used = (self._files,) if directory else (self._files, self._dirs)
+        start = (self._key([*parent, name]), directory)
+        n = self._next.get(start, 0)
+        while True:
+            candidate = _numbered(name, n) if n else name
+            key = self._key([*parent, candidate])
+            if not any(key in names for names in used):
+                self._next[start] = n
+                return candidate
             n += 1
-            candidate = _numbered(name, n)
-        return candidate
 
     def callback(self, path: str) -> Callable[[Any, Response], Saved]:
         """A ``background_callback`` that saves a streamed response's body at ``path``."""
@@ -224,7 +239,10 @@ class Saver:
     def _folder(self, path: str) -> str:
         """The directory of ``path``, created if missing; symbolic links not followed."""
         folder = self.root
-        for part in os.path.relpath(os.path.dirname(path), self.root).split(os.sep):
+        parent = os.path.dirname(path)
+        if parent == folder:  # --save-as name: nothing to create
+            return folder
+        for part in os.path.relpath(parent, self.root).split(os.sep):
             if part == os.curdir:
                 continue
             folder = os.path.join(folder, part)
@@ -242,14 +260,9 @@ class Saver:
             fd, temporary = _create_temporary(folder)
             self._temporary.add(temporary)
         try:
-            size = 0
             with os.fdopen(fd, "wb") as file:
-                for chunk in response.iter_content(self.chunk):
-                    file.write(chunk)
-                    size += len(chunk)
-                    with self._lock:
-                        self.written += len(chunk)
-            _check_length(response)
+                spliced = splice_body(response, fd, self._count)
+                size = self._copy(response, file) if spliced is None else spliced
             with self._lock:
                 # Renamed only if abandon() has not removed it meanwhile.
                 if temporary in self._temporary:
@@ -262,6 +275,20 @@ class Saver:
                 self._temporary.discard(temporary)
             _remove(temporary)
             raise
+
+    def _copy(self, response: Response, file: BinaryIO) -> int:
+        """Write ``response``'s body to ``file`` as ``requests`` reads it; its size."""
+        size = 0
+        for chunk in response.iter_content(self.chunk):
+            file.write(chunk)
+            size += len(chunk)
+            self._count(len(chunk))
+        _check_length(response)
+        return size
+
+    def _count(self, size: int) -> None:
+        with self._lock:
+            self.written += size
 
     def abandon(self) -> None:
         """Remove the temporary files of unfinished downloads; start no more."""
