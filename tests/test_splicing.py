@@ -19,11 +19,12 @@ import pytest
 import requests
 from requests.exceptions import ChunkedEncodingError, ConnectionError
 
-from requests_futures._cli import splicing
+from requests_futures._cli import main, splicing
 from requests_futures._cli.saving import Saver
 
 from .conftest import LONG, SHORT
 from .server import LoopbackServer, payload
+from .test_cli import records
 
 pytestmark = pytest.mark.skipif(not splicing.AVAILABLE, reason="os.splice is Linux only")
 
@@ -170,3 +171,27 @@ def test_the_body_written_is_the_one_requests_reads(server: LoopbackServer, save
     with requests.Session() as session:
         saved = save(session, saver, url)
     assert Path(saved.path).read_bytes() == payload("text", 500_000)
+
+
+@pytest.mark.parametrize("spliced", [True, False])
+def test_fetch_deadline_ends_a_stalled_body_on_either_path(
+    server: LoopbackServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    splices: list[int],
+    spliced: bool,
+) -> None:
+    monkeypatch.setattr(splicing, "AVAILABLE", spliced)
+    name = f"deadline-{spliced}"
+    try:
+        url = server.url + body(n=3 * MIB, stall=name)
+        argv = ["fetch", "--no-progress", "--deadline", str(SHORT), "-O", str(tmp_path)]
+        status = main([*argv, url])
+    finally:
+        server.release(name)
+    (line,) = records(capsys.readouterr().out)
+    assert status == 1
+    assert (line["error"], line["path"]) == ("DeadlineExceeded", None)
+    assert bool(splices) is spliced
+    assert os.listdir(tmp_path) == []
