@@ -239,12 +239,10 @@ class Saver:
     def _folder(self, path: str) -> str:
         """The directory of ``path``, created if missing; symbolic links not followed."""
         folder = self.root
-        parent = os.path.dirname(path)
-        if parent == folder:  # --save-as name: nothing to create
+        relative = os.path.relpath(os.path.dirname(path), self.root)
+        if relative == os.curdir:  # --save-as name: nothing to create
             return folder
-        for part in os.path.relpath(parent, self.root).split(os.sep):
-            if part == os.curdir:
-                continue
+        for part in relative.split(os.sep):
             folder = os.path.join(folder, part)
             if os.path.islink(folder):
                 raise PermissionError(f"{folder} is a symbolic link: it could lead outside")
