@@ -7,6 +7,7 @@ received: how many requests at once, and when each one arrived.
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import copy
 import itertools
@@ -662,3 +663,60 @@ def test_the_origins_seen_are_kept_within_bounds(monkeypatch: pytest.MonkeyPatch
     for port in range(5):
         assert origin_of(f"http://a.invalid:{81 + port}/x") == ("http", "a.invalid", 81 + port)
     assert len(_origins._origins_seen) <= 2
+
+
+def test_requests_submitted_while_every_worker_is_busy_keep_their_order() -> None:
+    """They wait in the inbox, without the scheduler's lock, until an attempt ends."""
+    release = threading.Event()
+    ran: list[int] = []
+
+    def task(retry: Retry | None, number: int) -> Outcome:
+        if number == 0:
+            release.wait(LONG)
+        ran.append(number)
+        return Outcome(number)
+
+    with ThreadPoolExecutor(1) as executor:
+        scheduler = Scheduler(executor, Politeness(Limits(per_host=1)), workers=1, chain=True)
+        futures = [scheduler.submit("http://a.invalid/", task, (n,)) for n in range(4)]
+        assert len(scheduler._inbox) == 3  # not yet in their origin's queue
+        assert futures[2].cancel()
+        release.set()
+        assert [f.result(timeout=LONG) for f in (futures[0], futures[1], futures[3])] == [0, 1, 3]
+        assert ran == [0, 1, 3]
+        scheduler.close()
+
+
+def test_close_cancels_what_waits_in_the_inbox() -> None:
+    release = threading.Event()
+    with ThreadPoolExecutor(1) as executor:
+        scheduler = Scheduler(executor, Politeness(Limits(per_host=1)), workers=1)
+        busy = scheduler.submit("http://a.invalid/", lambda retry: Outcome(release.wait(LONG)), ())
+        waiting = [
+            scheduler.submit("http://b.invalid/", lambda retry: Outcome(1), ()) for _ in "ab"
+        ]
+        assert scheduler.close() == [busy]
+        assert all(f.cancelled() for f in waiting)
+        assert scheduler.cancelled == 2
+        release.set()
+        assert busy.result(timeout=LONG) is True
+
+
+def test_a_submit_that_meets_close_midway_is_refused() -> None:
+    """close() between the submit's first look and its hand-over: refused, never sent."""
+    sent: list[object] = []
+    with ThreadPoolExecutor(1) as executor:
+        scheduler = Scheduler(executor, Politeness(Limits(per_host=1)), workers=1)
+
+        class ClosingInbox(collections.deque[Any]):
+            def append(self, item: Any) -> None:
+                super().append(item)
+                sent.append(item[1])
+                scheduler.close()
+
+        scheduler._inbox = ClosingInbox()
+        with pytest.raises(RuntimeError, match="closed"):
+            scheduler.submit("http://a.invalid/", lambda retry: Outcome(1), ())
+        (future,) = sent
+        assert future.cancelled()  # type: ignore[attr-defined]
+        assert not scheduler._sent

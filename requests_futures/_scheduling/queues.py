@@ -101,10 +101,13 @@ class ScheduledFuture(Future[Any]):
     queued in the executor; not while it runs.
     """
 
+    #: Its origin's state, once the scheduler has queued it there.
+    _origin: OriginState
+
     def __init__(
         self,
         scheduler: Owner,
-        origin: OriginState,
+        origin: OriginState | None,
         fn: Callable[..., Any],
         task: tuple[Any, ...],
         retry: Retry | None,
@@ -113,7 +116,8 @@ class ScheduledFuture(Future[Any]):
         super().__init__()
         self._deadline = deadline
         self._scheduler = scheduler
-        self._origin = origin
+        if origin is not None:
+            self._origin = origin
         self._fn = fn
         self._task = task
         self._retry = retry

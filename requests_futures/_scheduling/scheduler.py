@@ -25,30 +25,24 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor
-from concurrent.futures import Future as _ExecutorFuture
 from math import inf
 from time import monotonic
 from typing import Any
 
-from .. import _abort
-from .adaptive import HostStats, overload_error
+from .adaptive import HostStats
+from .ending import Ending, Sent
 from .origins import Origin, Politeness, origin_of, origin_url
-from .queues import DONE, SENT, WAITING, Expiry, OriginState, ScheduledFuture, settle_cancelled
-from .stopping import Stopping, expired
+from .queues import DONE, SENT, WAITING, Expiry, OriginState, ScheduledFuture
+from .stopping import expired
 from .timers import Timers
 
 CLOSED = "this FuturesSession is closed; create a new one"
-
-# How an attempt that ended settles its future.
-_CANCELLED = "cancelled"
-_FAILED = "failed"
-_SUCCEEDED = "succeeded"
 
 #: Origins remembered before forgetting those with nothing waiting or running.
 _SWEEP_AT = 1024
 
 
-class Scheduler(Stopping):
+class Scheduler(Ending):
     """Decides when each request of one session starts.
 
     :param executor: where attempts run.
@@ -75,6 +69,8 @@ class Scheduler(Stopping):
         self._turns: deque[OriginState] = deque()  # origins with waiting requests
         self._timers = Timers(self._lock, self.wake)
         self._sent: set[ScheduledFuture] = set()
+        #: Requests submitted, not yet in their origin's queue (see :meth:`submit`).
+        self._inbox: deque[tuple[Origin, ScheduledFuture]] = deque()
         self._closed = False
         self._sweep_at = _SWEEP_AT
         #: How many waiting requests :meth:`close` cancelled.
@@ -93,11 +89,22 @@ class Scheduler(Stopping):
 
         :raises RuntimeError: once :meth:`close` has been called.
         """
-        key = origin_of(url)
-        sent: list[tuple[ScheduledFuture, BaseException | None]] = []
+        if self._closed:
+            raise RuntimeError(CLOSED)
+        future = ScheduledFuture(self, None, fn, task, self._politeness.retry, deadline)
+        self._inbox.append((origin_of(url), future))
+        # Read after the append, as _ended frees a slot before it takes the
+        # inbox in: one of the two sees the other.  All workers busy: the
+        # next to end takes this request in, so no need for the lock here.
+        cap = self._cap
+        if cap is not None and len(self._sent) >= cap and not self._closed:
+            return future
+        sent: Sent = []
         try:
             with self._lock:
-                future = self._register(key, fn, task, deadline)
+                if self._closed:  # since the check above: close() did not see it, or cancelled it
+                    future._stage = DONE
+                    raise RuntimeError(CLOSED)
                 self._dispatch(monotonic(), sent=sent)
         finally:
             # Even when interrupted (Ctrl-C in this thread): an attempt sent
@@ -105,24 +112,25 @@ class Scheduler(Stopping):
             self._watch(sent)
         return future
 
-    def _register(
-        self, key: Origin, fn: Callable[..., Any], task: tuple[Any, ...], deadline: Expiry | None
-    ) -> ScheduledFuture:
-        """With the lock held: queue a new request for origin ``key``."""
-        if self._closed:
-            raise RuntimeError(CLOSED)
-        origin = self._origins.get(key)
-        if origin is None:
-            if len(self._origins) >= self._sweep_at:
-                self._sweep()
-            polite = self._politeness
-            origin = self._origins[key] = OriginState(polite.limits_for(key), polite.adaptive)
-        future = ScheduledFuture(self, origin, fn, task, self._politeness.retry, deadline)
-        origin.waiting.append(future)
-        if not origin.active:
-            origin.active = True
-            self._turns.append(origin)
-        return future
+    def _take_in(self) -> None:
+        """With the lock held: queue each request submitted since, in its origin's queue."""
+        inbox, origins = self._inbox, self._origins
+        while inbox:
+            key, future = inbox.popleft()
+            if future._stage is not WAITING:
+                continue  # cancelled before it got here
+            origin = origins.get(key)
+            if origin is None:
+                if len(origins) >= self._sweep_at:
+                    self._sweep()
+                    origins = self._origins
+                polite = self._politeness
+                origin = origins[key] = OriginState(polite.limits_for(key), polite.adaptive)
+            future._origin = origin
+            origin.waiting.append(future)
+            if not origin.active:
+                origin.active = True
+                self._turns.append(origin)
 
     def _sweep(self) -> None:
         """Forget the origins with nothing waiting, running or to be retried, and no clock running.
@@ -160,8 +168,8 @@ class Scheduler(Stopping):
         self,
         now: float,
         here: bool = False,
-        sent: list[tuple[ScheduledFuture, BaseException | None]] | None = None,
-    ) -> tuple[list[tuple[ScheduledFuture, BaseException | None]], ScheduledFuture | None]:
+        sent: Sent | None = None,
+    ) -> tuple[Sent, ScheduledFuture | None]:
         """Hand the executor every request that may start now, fairly across origins.
 
         Called with the lock held.  Origins take turns (one request each per
@@ -175,6 +183,8 @@ class Scheduler(Stopping):
         kept = None
         if self._closed:
             return sent, kept
+        if self._inbox:
+            self._take_in()
         for future in self._timers.due(now):
             if future._stage is WAITING:  # not cancelled while it waited
                 self._queue_first(future)
@@ -227,6 +237,7 @@ class Scheduler(Stopping):
     def _send(
         self, future: ScheduledFuture, origin: OriginState, now: float
     ) -> tuple[ScheduledFuture, BaseException | None]:
+        """With the lock held: hand ``future``'s attempt to the executor."""
         try:
             if self._chain:
                 future._attempt = self._executor.submit(self._run_chain, future)
@@ -255,145 +266,6 @@ class Scheduler(Stopping):
         self._sent.add(future)
         return future
 
-    def _watch(self, sent: list[tuple[ScheduledFuture, BaseException | None]]) -> None:
-        """Outside the lock: follow each attempt sent (its callback may run right here).
-
-        Interrupted (Ctrl-C), it still follows every one, then re-raises.
-        """
-        interrupted: BaseException | None = None
-        for future, error in sent:
-            for _ in range(3):
-                try:
-                    if error is None:
-                        attempt = future._attempt
-                        assert attempt is not None
-                        attempt.add_done_callback(future._attempt_done)  # once: see there
-                    elif not future.done():
-                        future.set_exception(error)
-                    break
-                except BaseException as exc:  # noqa: BLE001 - re-raised below
-                    interrupted = interrupted or exc
-        if interrupted is not None:
-            raise interrupted
-
-    def _run_chain(self, future: ScheduledFuture | None) -> None:
-        """In a worker of the session's own pool: ``future``'s attempt, then the next ones.
-
-        Each time an attempt ends (and its future's callbacks have run), the
-        worker takes the next request that may start, which is from then on
-        running (no more cancellable), rather than handing it to the
-        executor: a hand-off, a future and a callback less per request.
-        """
-        while future is not None:
-            error: BaseException | None = None
-            outcome: Any = None
-            future._sent_at = monotonic()
-            try:
-                outcome = future._fn(future._retry, *future._task)
-            except BaseException as exc:  # noqa: BLE001 - as an executor would, for the future
-                error = exc
-            future = self._ended(future, outcome, error, cancelled=False, here=True)
-            del error, outcome
-
-    def attempt_done(self, future: ScheduledFuture, attempt: _ExecutorFuture[Any]) -> None:
-        """An attempt ended: settle the future, or time its retry; then dispatch."""
-        cancelled = attempt.cancelled()
-        if self._chain:
-            if cancelled:  # else the chain that ran it has done what follows
-                self._ended(future, None, None, cancelled=True)
-            return
-        outcome: Any = None
-        error: BaseException | None = None
-        if not cancelled:
-            error = attempt.exception()
-            if error is None:
-                outcome = attempt.result()
-        self._ended(future, outcome, error, cancelled)
-
-    def _ended(
-        self,
-        future: ScheduledFuture,
-        outcome: Any,
-        error: BaseException | None,
-        cancelled: bool,
-        here: bool = False,
-    ) -> ScheduledFuture | None:
-        """Settle ``future``, or time its retry; dispatch; return one to run ``here``.
-
-        A settled future's callbacks run before the next request is
-        dispatched: one that cancels it (first answer wins) finds it waiting.
-        """
-        now = monotonic()
-        with self._lock:
-            origin = future._origin
-            if outcome is not None and outcome.error is not None:
-                error = outcome.error
-            deadline = future._deadline
-            if error is not None and deadline is not None:
-                if getattr(error, "sent", True) is False:
-                    future.attempts -= 1  # it found its deadline passed: never sent
-                elif now >= deadline.at:
-                    error = deadline.error()
-            if not cancelled:
-                overload = overload_error(error) if outcome is None else outcome.overload
-                meter = origin.meter
-                meter.answered(future._sent_at, now, origin.in_flight, overload)
-                if meter.adaptive:
-                    origin.per_host = meter.limit
-            origin.in_flight -= 1
-            self._sent.discard(future)
-            if outcome is not None and outcome.pause > 0:
-                origin.paused_until = max(origin.paused_until, now + outcome.pause)
-            final = None  # None: cancel() already settled it, or it waits for a retry
-            if future._stage is SENT:
-                if cancelled or (error is None and outcome.retry is not None and self._closed):
-                    final = _CANCELLED
-                elif error is not None:
-                    final = _FAILED
-                elif outcome.retry is None:
-                    final = _SUCCEEDED
-                if final is None:
-                    future._stage = WAITING
-                    future._retry = outcome.retry
-                    self._timers.retry_at(now + outcome.delay, future)
-                else:
-                    future._stage = DONE
-            if final is None:
-                sent, kept = self._dispatch_after(cancelled, now, here)
-        if final is not None:
-            if future._deadline is not None:
-                future._deadline.disarm()  # settled here: it can no longer fire
-            if final is _CANCELLED:
-                settle_cancelled(future)
-            elif final is _FAILED:
-                future.set_exception(error)
-            else:
-                future.set_result(outcome.result)
-            with self._lock:
-                sent, kept = self._dispatch_after(cancelled, monotonic(), here)
-        self._watch(sent)
-        return kept
-
-    def _dispatch_after(
-        self, cancelled: bool, now: float, here: bool
-    ) -> tuple[list[tuple[ScheduledFuture, BaseException | None]], ScheduledFuture | None]:
-        """With the lock held: :meth:`_dispatch` after an attempt ended, in this thread or not.
-
-        After a cancelled one the timer thread dispatches instead: whoever
-        cancels an executor's future may hold that executor's lock (as
-        ``shutdown(cancel_futures=True)`` does), and a submit from here would
-        wait for that lock for ever.
-        """
-        if not cancelled:
-            return self._dispatch(now, here)
-        if not self._closed:
-            self._timers.wake_at(now)
-        return [], None
-
     def join(self) -> None:
         """Wait for the timer thread to end (after :meth:`close`)."""
         self._timers.join()
-
-
-# A worker running the chain runs the request its local ``future`` names.
-_abort.runner(Scheduler._run_chain.__code__, "future")

@@ -42,6 +42,7 @@ class Stopping:
     _turns: deque[OriginState]
     _timers: Timers
     _sent: set[ScheduledFuture]
+    _inbox: deque[tuple[Origin, ScheduledFuture]]
     #: How many waiting requests :meth:`close` cancelled.
     cancelled: int
 
@@ -106,6 +107,8 @@ class Stopping:
         with self._lock:
             self._closed = True
             waiting = [f for o in self._origins.values() for f in o.waiting]
+            waiting += [f for _, f in self._inbox]
+            self._inbox.clear()
             waiting += self._timers.pending()
             waiting = [f for f in waiting if f._stage is WAITING]
             for future in waiting:
