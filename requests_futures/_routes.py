@@ -101,8 +101,11 @@ def _body_starts(
     if verb == "send":
         found = [args[0].body]
     else:
-        found = [args[_DATA] if len(args) > _DATA else kwargs.get("data")]
+        data = args[_DATA] if len(args) > _DATA else kwargs.get("data")
         files = args[_FILES] if len(args) > _FILES else kwargs.get("files")
+        if data is None and not files:
+            return ()  # no body (most GETs): nothing to rewind
+        found = [data]
         if isinstance(files, Mapping):
             files = list(files.items())
         for pair in files if isinstance(files, list | tuple) else ():

@@ -149,6 +149,13 @@ class _PoolName:
 
 def _after_response(retry: Retry, response: Response) -> Outcome | None:
     """The retry ``retry`` asks for after ``response``, or None: it is the result."""
+    status = response.status_code
+    if (
+        type(retry) is Retry
+        and status not in retry.RETRY_AFTER_STATUS_CODES
+        and status not in (retry.status_forcelist or ())
+    ):
+        return None  # what its is_retry() says, whatever the method and headers
     request = response.request
     method = request.method
     has_retry_after = bool(response.headers.get("Retry-After"))

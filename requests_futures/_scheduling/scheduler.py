@@ -188,32 +188,39 @@ class Scheduler(Ending):
         for future in self._timers.due(now):
             if future._stage is WAITING:  # not cancelled while it waited
                 self._queue_first(future)
-        turns, cap = self._turns, self._cap
+        turns, cap, running = self._turns, self._cap, self._sent
         progress = True
         while progress and turns:
             progress = False
             for _ in range(len(turns)):
-                if cap is not None and len(self._sent) >= cap:
+                if cap is not None and len(running) >= cap:
                     return sent, kept
                 origin = turns.popleft()
                 waiting = origin.waiting
-                while waiting and (
-                    waiting[0]._stage is not WAITING or expired(waiting[0], now, sent)
-                ):
+                while waiting:
+                    first = waiting[0]
+                    if first._stage is WAITING and (
+                        first._deadline is None or not expired(first, now, sent)
+                    ):
+                        break
                     waiting.popleft()  # cancelled or given up on while waiting
-                if not waiting:
+                else:
                     origin.active = False
                     continue
-                blocked = origin.blocked_until(now)
-                if blocked and blocked != inf:
-                    # A rate slot or pause may have come since ``now`` was read
-                    # (at a high rate, within this very dispatch): not a timer's job.
-                    now = monotonic()
+                limit = origin.per_host
+                if (limit is not None and origin.in_flight >= limit) or (
+                    origin.next_start > now or origin.paused_until > now
+                ):
                     blocked = origin.blocked_until(now)
-                if blocked:
-                    turns.append(origin)
-                    self._timers.wake_at(blocked)
-                    continue
+                    if blocked != inf:
+                        # A rate slot or pause may have come since ``now`` was read
+                        # (at a high rate, within this very dispatch): not a timer's job.
+                        now = monotonic()
+                        blocked = origin.blocked_until(now)
+                    if blocked:
+                        turns.append(origin)
+                        self._timers.wake_at(blocked)
+                        continue
                 if here and kept is None:
                     kept = self._take(waiting.popleft(), origin, now)
                     kept._attempt = None  # not an earlier attempt's: see cancel()
