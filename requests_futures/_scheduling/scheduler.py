@@ -13,10 +13,13 @@ Dispatch happens in whichever thread adds or frees work: the submitting
 thread, the worker whose attempt ended (on the session's own thread pool it
 runs the next request itself; elsewhere, the attempt's done-callback), or the
 one timer thread (:mod:`.timers`) that wakes up when a delay runs out (and
-after an attempt was cancelled in the executor).  No lock of this module is
-held while a callback of someone else's future can run.  The per-origin
-queues are in :mod:`.queues`, the retry decisions in :mod:`.retries`,
-cancelling and giving up (a deadline, an abort) in :mod:`.stopping`.
+after an attempt was cancelled in the executor).  While every worker is busy,
+a new request only joins an inbox, without the lock: the next attempt to end
+takes it in.  No lock of this module is held while a callback of someone
+else's future can run.  The per-origin queues are in :mod:`.queues`, what
+follows an attempt's end in :mod:`.ending`, the retry decisions in
+:mod:`.retries`, cancelling and giving up (a deadline, an abort) in
+:mod:`.stopping`.
 """
 
 from __future__ import annotations
