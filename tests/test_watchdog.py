@@ -220,7 +220,7 @@ def test_an_attempt_followed_twice_ends_once() -> None:
         def attempt_done(self, future: Any, attempt: Any) -> None:
             ended.append(attempt)
 
-    future = ScheduledFuture(Owner(), None, None, (), None)  # type: ignore[arg-type]
+    future = ScheduledFuture(Owner(), None, (), None)  # type: ignore[arg-type]
     attempt: concurrent.futures.Future[Any] = concurrent.futures.Future()
     future._attempt_done(attempt)
     future._attempt_done(attempt)

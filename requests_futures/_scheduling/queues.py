@@ -107,7 +107,6 @@ class ScheduledFuture(Future[Any]):
     def __init__(
         self,
         scheduler: Owner,
-        origin: OriginState | None,
         fn: Callable[..., Any],
         task: tuple[Any, ...],
         retry: Retry | None,
@@ -116,8 +115,6 @@ class ScheduledFuture(Future[Any]):
         super().__init__()
         self._deadline = deadline
         self._scheduler = scheduler
-        if origin is not None:
-            self._origin = origin
         self._fn = fn
         self._task = task
         self._retry = retry

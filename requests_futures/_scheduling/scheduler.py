@@ -94,7 +94,7 @@ class Scheduler(Ending):
         """
         if self._closed:
             raise RuntimeError(CLOSED)
-        future = ScheduledFuture(self, None, fn, task, self._politeness.retry, deadline)
+        future = ScheduledFuture(self, fn, task, self._politeness.retry, deadline)
         self._inbox.append((origin_of(url), future))
         # Read after the append, as _ended frees a slot before it takes the
         # inbox in: one of the two sees the other.  All workers busy: the
