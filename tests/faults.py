@@ -10,7 +10,9 @@ reproducible request by request.
 
 - ``ok``: 200 with a body, connection kept alive.
 - ``delay``: the same after a short pause (well under the client timeout),
-  or after ``?ms=N`` milliseconds.
+  or after ``?ms=N`` milliseconds, or (``?together=K``) once K such requests
+  are held at once: all K are answered then (a 504 if they never gather
+  within ``hang_max``).
 - ``status500`` / ``status503``: that status, connection kept alive.
 - ``close``: reads the request, closes the connection without answering.
 - ``reset``: sends the headers and part of the body, then resets (RST).
@@ -74,6 +76,8 @@ class _Server:
         self.stopping = asyncio.Event()
         self.tasks: set[asyncio.Task[None]] = set()
         self.writers: set[asyncio.StreamWriter] = set()
+        # ``?together=K``: how many are held now, and the event that lets them go.
+        self.together: dict[int, tuple[list[None], asyncio.Event]] = {}
         self.open = 0
         self.reset()
 
@@ -157,7 +161,12 @@ class _Server:
         self.received[kind] += 1
         rng = random.Random(f"{self.seed}:{kind}:{n}")
         body = _body(rng, kind, n)
-        if kind == "delay":
+        together = path.partition("?together=")[2]
+        if kind == "delay" and together.isdigit():
+            if not await self.gather(int(together)):
+                self.send(writer, 504, b"never gathered")
+                return True
+        elif kind == "delay":
             ms = path.partition("?ms=")[2]
             await asyncio.sleep((int(ms) if ms.isdigit() else rng.randint(*DELAY_MS)) / 1000)
         if kind in ("ok", "delay", "status500", "status503"):
@@ -193,6 +202,20 @@ class _Server:
         for task in (closed, stop):
             task.cancel()
         return False
+
+    async def gather(self, count: int) -> bool:
+        """Hold until ``count`` requests are held here at once; False after ``hang_max``."""
+        held, gathered = self.together.setdefault(count, ([], asyncio.Event()))
+        held.append(None)
+        if len(held) >= count:
+            del self.together[count]
+            gathered.set()
+        try:
+            await asyncio.wait_for(gathered.wait(), self.hang_max)
+        except asyncio.TimeoutError:
+            held.pop()
+            return False
+        return True
 
     @staticmethod
     def send(
