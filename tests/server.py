@@ -21,7 +21,8 @@ Routes (GET, POST, PUT, PATCH, DELETE, OPTIONS and HEAD all dispatch here):
   mid-run if it likes) through ``server.capacity``: with more than that many
   requests in the server it answers 429 at once (counted in
   ``counters.rejected``); otherwise it works N ms, or N ms x ceil(in flight /
-  ``server.cores``) when ``cores`` is set (a host that queues).
+  ``server.cores``) when ``cores`` is set (a host that queues), or
+  (``?hold=NAME``) until the test calls ``server.release(NAME)``.
 - ``/body?n=N``: a body built by :func:`body_route` to the query's recipe (text or
   bytes, gzip or deflate, chunked, cut short, stalled, any status): see there.
 - ``/digest/USER/PASS``: 401 with an HTTP Digest challenge (qop=auth, MD5)
@@ -180,10 +181,14 @@ class Counters:
     def __init__(self) -> None:
         self.lock = threading.Condition()  # notified when a request comes in
         self.open = 0  # connections open now (not zeroed by reset)
+        self.generation = 0  # resets so far
         self.reset()
 
     def reset(self) -> None:
         with self.lock:
+            # A request of an earlier test that leaves after this is not
+            # counted out of this test's ``in_flight`` (see :meth:`leave`).
+            self.generation += 1
             self.connections = 0
             self.requests = 0
             self.in_flight = 0
@@ -193,7 +198,8 @@ class Counters:
             self.hits: dict[str, int] = {}  # requests per /flaky/NAME
             self.rejected = 0  # 429 answers of /capacity
 
-    def enter(self, path: str) -> None:
+    def enter(self, path: str) -> int:
+        """Count a request in; return the generation to hand to :meth:`leave`."""
         with self.lock:
             self.requests += 1
             self.in_flight += 1
@@ -201,6 +207,7 @@ class Counters:
             self.paths.append(path)
             self.starts.append(time.monotonic())
             self.lock.notify_all()
+            return self.generation
 
     def wait_in_flight(self, count: int, timeout: float) -> bool:
         """Wait until ``count`` requests are in the server at once; False at ``timeout``."""
@@ -211,7 +218,7 @@ class Counters:
         """Wait until a request for ``path`` has come in; False at ``timeout``.
 
         Unlike :meth:`wait_in_flight`, not thrown off by a request of an earlier
-        test that leaves after :meth:`reset`.
+        test that comes in late, nor by one answered before the test looks.
         """
         with self.lock:
             return self.lock.wait_for(lambda: path in self.paths, timeout)
@@ -230,9 +237,10 @@ class Counters:
                 return 0
             return self.in_flight
 
-    def leave(self) -> None:
+    def leave(self, generation: int) -> None:
         with self.lock:
-            self.in_flight -= 1
+            if generation == self.generation:  # not one counted in before a reset
+                self.in_flight -= 1
 
     def opened(self) -> None:
         with self.lock:
@@ -299,7 +307,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         parts = split.path.strip("/").split("/")
         counters = self.server.counters
-        counters.enter(split.path)
+        generation = counters.enter(split.path)
         try:
             route = parts[0]
             if route == "delay":
@@ -339,7 +347,7 @@ class _Handler(BaseHTTPRequestHandler):
             elif route == "body":
                 body_route(self, query, lambda name: self.server.event(name).wait(MAX_HOLD))
             elif route == "capacity":
-                self._capacity(int(query.get("ms", "0")), body)
+                self._capacity(int(query.get("ms", "0")), query, body)
             elif route == "digest":
                 if _digest_ok(self.command, self.headers.get("Authorization", ""), *parts[1:3]):
                     self._echo(body)
@@ -348,7 +356,7 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._echo(body)
         finally:
-            counters.leave()
+            counters.leave(generation)
 
     def _flaky(self, name: str, failures: int, query: dict[str, str], body: bytes) -> None:
         if self.server.counters.hit(name) > failures:
@@ -357,14 +365,17 @@ class _Handler(BaseHTTPRequestHandler):
         time.sleep(int(query.get("ms", "0")) / 1000)
         self._send(int(query.get("status", "503")), b"flaky", _retry_after(query))
 
-    def _capacity(self, ms: int, body: bytes) -> None:
+    def _capacity(self, ms: int, query: dict[str, str], body: bytes) -> None:
         server = self.server
         in_flight = server.counters.admit(server.capacity)
         if not in_flight:
             self._send(429, b"busy")
             return
         cores = server.cores
-        time.sleep(ms / 1000 * (math.ceil(in_flight / cores) if cores else 1))
+        if "hold" in query:
+            server.event(query["hold"]).wait(MAX_HOLD)
+        else:
+            time.sleep(ms / 1000 * (math.ceil(in_flight / cores) if cores else 1))
         self._echo(body)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _dispatch

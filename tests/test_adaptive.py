@@ -76,9 +76,10 @@ def test_the_capacity_route(server: LoopbackServer) -> None:
     """The test host itself: 429 above its capacity, at once, and counted."""
     server.capacity = 1
     with FuturesSession(max_workers=4) as session:
-        held = session.get(server.url + "/capacity?ms=400")
+        held = session.get(server.url + "/capacity?hold=cap")
         assert server.counters.wait_in_flight(1, LONG)
         assert session.get(server.url + "/capacity").result(timeout=LONG).status_code == 429
+        server.release("cap")
         assert held.result(timeout=LONG).status_code == 200
     assert server.counters.rejected == 1
 
