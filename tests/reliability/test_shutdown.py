@@ -25,6 +25,7 @@ from .test_faults import _wait_for
 HANG_TIMEOUT = 0.5
 
 
+@pytest.mark.waits
 def test_close_with_1000_queued_requests_cancels_them_at_once(faults: FaultServer) -> None:
     workers = 4
     # Long enough that no running request times out (freeing its worker for a
