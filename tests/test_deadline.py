@@ -523,8 +523,8 @@ def test_a_deadline_met_keeps_no_response_alive(server: LoopbackServer) -> None:
             response = weakref.ref(future.result(timeout=LONG))
             assert eventually(lambda f=future: f.done())
             del future
-            gc.collect()
-            assert eventually(lambda r=response: r() is None)
+            # Collected each time round: the worker may still hold it at the first look.
+            assert eventually(lambda r=response: gc.collect() >= 0 and r() is None)
 
 
 def test_an_aborted_connection_is_never_reused(stall: StallServer) -> None:
