@@ -720,3 +720,24 @@ def test_a_submit_that_meets_close_midway_is_refused() -> None:
         (future,) = sent
         assert future.cancelled()  # type: ignore[attr-defined]
         assert not scheduler._sent
+
+
+@pytest.mark.parametrize("supplied", [False, True], ids=["own pool", "supplied executor"])
+def test_a_scheduled_response_is_freed_once_the_caller_drops_it(
+    server: LoopbackServer, supplied: bool
+) -> None:
+    """No reference cycle holds it for the garbage collector (a large body would wait)."""
+    import gc
+
+    executor = ThreadPoolExecutor(2) if supplied else None
+    gc.disable()
+    try:
+        with FuturesSession(executor, max_workers=2, per_host=2, retries=1) as session:
+            futures = [session.get(server.url + "/echo") for _ in range(6)]
+            responses = [weakref.ref(f.result(timeout=LONG)) for f in futures]
+            del futures
+            assert eventually(lambda: all(r() is None for r in responses))
+    finally:
+        gc.enable()
+        if executor is not None:
+            executor.shutdown()

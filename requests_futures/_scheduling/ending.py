@@ -89,14 +89,21 @@ class Ending(Stopping):
         if self._chain:
             if cancelled:  # else the chain that ran it has done what follows
                 self._ended(future, None, None, cancelled=True)
-            return
-        outcome: Any = None
-        error: BaseException | None = None
-        if not cancelled:
-            error = attempt.exception()
-            if error is None:
-                outcome = attempt.result()
-        self._ended(future, outcome, error, cancelled)
+        else:
+            outcome: Any = None
+            error: BaseException | None = None
+            if not cancelled:
+                error = attempt.exception()
+                if error is None:
+                    outcome = attempt.result()
+            self._ended(future, outcome, error, cancelled)
+            del outcome, error
+        with self._lock:
+            # The attempt keeps this callback, which names the future: letting go
+            # of it leaves no cycle, so the future and its response are freed as
+            # soon as the caller drops them, not at the next garbage collection.
+            if future._attempt is attempt:
+                future._attempt = None
 
     def _ended(
         self,

@@ -10,6 +10,7 @@ until its final result::
 
 from __future__ import annotations
 
+import weakref
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future as _ExecutorFuture
@@ -120,7 +121,8 @@ class ScheduledFuture(Future[Any]):
         self._retry = retry
         self._stage = WAITING
         self._attempt: _ExecutorFuture[Any] | None = None
-        self._followed: _ExecutorFuture[Any] | None = None  # the attempt that ended last
+        #: The attempt that ended last, weakly: it holds this future's callback.
+        self._followed: weakref.ref[_ExecutorFuture[Any]] | None = None
         self._sent_at = 0.0  # monotonic start of the latest attempt
         self.attempts = 0
 
@@ -142,9 +144,10 @@ class ScheduledFuture(Future[Any]):
         return self._stage is SENT and (attempt is None or attempt.running())
 
     def _attempt_done(self, attempt: _ExecutorFuture[Any]) -> None:
-        if self._followed is attempt:
+        followed = self._followed
+        if followed is not None and followed() is attempt:
             return  # followed twice after an interruption: once is enough
-        self._followed = attempt
+        self._followed = weakref.ref(attempt)
         self._scheduler.attempt_done(self, attempt)
 
 
