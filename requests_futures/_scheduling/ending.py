@@ -86,24 +86,30 @@ class Ending(Stopping):
     def attempt_done(self, future: ScheduledFuture, attempt: _ExecutorFuture[Any]) -> None:
         """An attempt ended: settle the future, or time its retry; then dispatch."""
         cancelled = attempt.cancelled()
-        if self._chain:
-            if cancelled:  # else the chain that ran it has done what follows
-                self._ended(future, None, None, cancelled=True)
-        else:
-            outcome: Any = None
-            error: BaseException | None = None
-            if not cancelled:
-                error = attempt.exception()
-                if error is None:
-                    outcome = attempt.result()
-            self._ended(future, outcome, error, cancelled)
-            del outcome, error
-        with self._lock:
-            # The attempt keeps this callback, which names the future: letting go
-            # of it leaves no cycle, so the future and its response are freed as
-            # soon as the caller drops them, not at the next garbage collection.
-            if future._attempt is attempt:
-                future._attempt = None
+        if self._chain and not cancelled:
+            # The chain that ran it has done what follows.  (Not cancelled: no
+            # executor's lock is held here, so the scheduler's may be taken.)
+            with self._lock:
+                self._let_go(future, attempt)
+            return
+        outcome: Any = None
+        error: BaseException | None = None
+        if not cancelled:
+            error = attempt.exception()
+            if error is None:
+                outcome = attempt.result()
+        self._ended(future, outcome, error, cancelled, attempt=attempt)
+
+    @staticmethod
+    def _let_go(future: ScheduledFuture, attempt: _ExecutorFuture[Any]) -> None:
+        """With the lock held: forget ``future``'s ended ``attempt``, if still its current one.
+
+        The attempt keeps the done-callback that names the future: letting go
+        of it leaves no cycle, so the future and its response are freed as soon
+        as the caller drops them, not at the next garbage collection.
+        """
+        if future._attempt is attempt:
+            future._attempt = None
 
     def _ended(
         self,
@@ -112,8 +118,11 @@ class Ending(Stopping):
         error: BaseException | None,
         cancelled: bool,
         here: bool = False,
+        attempt: _ExecutorFuture[Any] | None = None,
     ) -> ScheduledFuture | None:
         """Settle ``future``, or time its retry; dispatch; return one to run ``here``.
+
+        ``attempt``: the executor's future that ended, if it was one of its own.
 
         One lock section counts the answer (``host_stats()`` has it before
         ``result()`` returns) and dispatches.  A future with done-callbacks
@@ -123,6 +132,8 @@ class Ending(Stopping):
         """
         now = monotonic()
         with self._lock:
+            if attempt is not None:
+                self._let_go(future, attempt)
             origin = future._origin
             if outcome is not None and outcome.error is not None:
                 error = outcome.error
