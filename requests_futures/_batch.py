@@ -7,10 +7,12 @@ from whichever thread the results are iterated.
 
 from __future__ import annotations
 
+import weakref
 from collections import deque
-from collections.abc import Generator, Iterable, Iterator, Mapping
-from concurrent.futures import FIRST_COMPLETED, wait
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from concurrent.futures import wait
 from itertools import islice
+from queue import SimpleQueue
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from requests import Request
@@ -119,24 +121,45 @@ def _ordered(
 def _unordered(
     session: DeferringSession, items: Iterator[ItemT], window: int, context: InCallerContext
 ) -> MapResults[ItemT]:
+    # Each future reports itself done on a queue: one wake-up per request,
+    # not a wait() that hooks into every pending future each time round.
     pending: dict[Future[Response], ItemT] = {}
+    finished: SimpleQueue[Future[Response]] = SimpleQueue()
+    report = _reporter(weakref.ref(finished))
     exhausted = False
     try:
         while True:
             if not exhausted:
                 room = window - len(pending)
                 for item in islice(items, room):
-                    pending[context(_submit, session, item)] = item
+                    future = context(_submit, session, item)
+                    pending[future] = item
+                    future.add_done_callback(report)
                     room -= 1
                 exhausted = room > 0
             if not pending:
                 return
-            wait(pending, return_when=FIRST_COMPLETED)
-            # Those that are done, in input order among themselves.
-            for future in [f for f in pending if f.done()]:
-                yield pending.pop(future), future
+            future = finished.get()
+            yield pending.pop(future), future
     finally:
         _cancel(pending)
+
+
+def _reporter(
+    finished: weakref.ReferenceType[SimpleQueue[Future[Response]]],
+) -> Callable[[Future[Response]], None]:
+    """A done-callback that puts its future on ``finished`` while it exists.
+
+    Weakly: a request that ends after the generator was dropped keeps
+    neither the queue nor the futures on it alive.
+    """
+
+    def report(future: Future[Response]) -> None:
+        queue = finished()
+        if queue is not None:
+            queue.put(future)
+
+    return report
 
 
 def _cancel(futures: Iterable[Future[Any]]) -> None:

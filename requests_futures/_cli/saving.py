@@ -18,7 +18,7 @@ import os
 import secrets
 import threading
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 from urllib.parse import unquote, urlsplit
@@ -154,6 +154,9 @@ class Saver:
         self._temporary: set[str] = set()
         self._lock = threading.Lock()
         self._abandoned = False
+        # File operations under way outside the lock; abandon() waits for them.
+        self._operations = 0
+        self._settled = threading.Condition(self._lock)
 
     def prepare(self) -> None:
         """Create the directory if missing and make sure files can be written in it.
@@ -238,6 +241,9 @@ class Saver:
 
     def _folder(self, path: str) -> str:
         """The directory of ``path``, created if missing; symbolic links not followed."""
+        folder = os.path.dirname(path)
+        if folder == self.root:  # --save-as name: nothing to create
+            return folder
         folder = self.root
         relative = os.path.relpath(os.path.dirname(path), self.root)
         if relative == os.curdir:  # --save-as name: nothing to create
@@ -252,20 +258,25 @@ class Saver:
 
     def _write(self, response: Response, path: str) -> int:
         folder = self._folder(path)
-        with self._lock:
-            if self._abandoned:
-                raise InterruptedError("the run was stopped")
+        with self._operation():
             fd, temporary = _create_temporary(folder)
-            self._temporary.add(temporary)
-        try:
-            with os.fdopen(fd, "wb") as file:
-                spliced = splice_body(response, fd, self._count)
-                size = self._copy(response, file) if spliced is None else spliced
             with self._lock:
-                # Renamed only if abandon() has not removed it meanwhile.
-                if temporary in self._temporary:
-                    os.replace(temporary, path)
+                self._temporary.add(temporary)
+        try:
+            try:
+                size = splice_body(response, fd, self._count)
+                if size is None:
+                    with os.fdopen(fd, "wb", closefd=False) as file:
+                        size = self._copy(response, file)
+            finally:
+                os.close(fd)
+            with self._operation():
+                with self._lock:
+                    # Renamed only if abandon() has not removed it meanwhile.
+                    ours = temporary in self._temporary
                     self._temporary.discard(temporary)
+                if ours:
+                    os.replace(temporary, path)
                     return size
             raise InterruptedError("the run was stopped")
         except BaseException:
@@ -273,6 +284,25 @@ class Saver:
                 self._temporary.discard(temporary)
             _remove(temporary)
             raise
+
+    @contextlib.contextmanager
+    def _operation(self) -> Iterator[None]:
+        """Run a file operation outside the lock, but never after abandon() has returned.
+
+        (Creating or renaming a file takes long enough that eight workers
+        doing it under the lock queued behind each other.)
+        """
+        with self._lock:
+            if self._abandoned:
+                raise InterruptedError("the run was stopped")
+            self._operations += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._operations -= 1
+                if not self._operations:
+                    self._settled.notify_all()
 
     def _copy(self, response: Response, file: BinaryIO) -> int:
         """Write ``response``'s body to ``file`` as ``requests`` reads it; its size."""
@@ -292,6 +322,8 @@ class Saver:
         """Remove the temporary files of unfinished downloads; start no more."""
         with self._lock:
             self._abandoned = True
+            while self._operations:
+                self._settled.wait()
             for temporary in self._temporary:
                 _remove(temporary)
             self._temporary.clear()
