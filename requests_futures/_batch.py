@@ -10,10 +10,11 @@ from __future__ import annotations
 import weakref
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from concurrent.futures import Future as BaseFuture
 from concurrent.futures import wait
 from itertools import islice
 from queue import SimpleQueue
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from requests import Request
 
@@ -124,7 +125,7 @@ def _unordered(
     # Each future reports itself done on a queue: one wake-up per request,
     # not a wait() that hooks into every pending future each time round.
     pending: dict[Future[Response], ItemT] = {}
-    finished: SimpleQueue[Future[Response]] = SimpleQueue()
+    finished: SimpleQueue[BaseFuture[Response]] = SimpleQueue()
     report = _reporter(weakref.ref(finished))
     exhausted = False
     try:
@@ -139,22 +140,22 @@ def _unordered(
                 exhausted = room > 0
             if not pending:
                 return
-            future = finished.get()
+            future = cast("Future[Response]", finished.get())  # one of ours, from pending
             yield pending.pop(future), future
     finally:
         _cancel(pending)
 
 
 def _reporter(
-    finished: weakref.ReferenceType[SimpleQueue[Future[Response]]],
-) -> Callable[[Future[Response]], None]:
+    finished: weakref.ReferenceType[SimpleQueue[BaseFuture[Response]]],
+) -> Callable[[BaseFuture[Response]], None]:
     """A done-callback that puts its future on ``finished`` while it exists.
 
     Weakly: a request that ends after the generator was dropped keeps
     neither the queue nor the futures on it alive.
     """
 
-    def report(future: Future[Response]) -> None:
+    def report(future: BaseFuture[Response]) -> None:
         queue = finished()
         if queue is not None:
             queue.put(future)

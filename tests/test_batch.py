@@ -216,6 +216,35 @@ def test_closing_early_cancels_what_is_queued_and_returns_promptly(
     assert server.counters.paths[-1] == "/after"
 
 
+def test_a_request_ending_after_the_generator_was_dropped_is_freed(
+    server: LoopbackServer,
+) -> None:
+    # Without the garbage collector: nothing may sit in a reference cycle
+    # (a future and the queue of finished ones holding each other).
+    responses: list[weakref.ref[Response]] = []
+
+    def keep(session: object, response: Response) -> None:
+        responses.append(weakref.ref(response))
+
+    items = [server.url + "/echo", {"url": server.url + "/hold/late", "background_callback": keep}]
+    gc.disable()
+    try:
+        with FuturesSession(max_workers=2) as session:
+            results = session.map(items, window=2, ordered=False)
+            assert next(results)[0] == items[0]
+            assert server.counters.wait_for_path("/hold/late", LONG)
+            results.close()  # the held request runs on
+            del results
+            server.release("late")
+        # The session is closed: the held request has ended.
+        deadline = time.monotonic() + LONG
+        while responses[0]() is not None and time.monotonic() < deadline:
+            time.sleep(0.01)  # the worker may still hold its last task a moment
+        assert responses[0]() is None
+    finally:
+        gc.enable()
+
+
 def test_an_endless_generator_with_break(server: LoopbackServer) -> None:
     window = 4
     items = Counting(f"{server.url}/echo?i={i}" for i in itertools.count())

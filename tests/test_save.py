@@ -12,6 +12,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -21,7 +22,7 @@ import pytest
 import requests
 import urllib3
 
-from requests_futures._cli import main, splicing
+from requests_futures._cli import main, splicing, unnamed
 from requests_futures._cli import saving as _save
 from requests_futures._cli.saving import Saver, relative_path, safe_name
 
@@ -47,6 +48,37 @@ def every_file(root: Path) -> list[Path]:
 
 def temporary_files(root: Path) -> list[Path]:
     return [p for p in every_file(root) if p.name.startswith(_save.TEMP_PREFIX)]
+
+
+def sizes_being_written(root: Path, pid: int) -> list[int]:
+    """The sizes of the files process ``pid`` is writing under ``root``, named or not.
+
+    A temporary file shows in the directory; an unnamed one (Linux) only
+    among the process's descriptors, as ``root/#inode (deleted)``.
+    """
+    sizes = []
+    for path in temporary_files(root):
+        with contextlib.suppress(FileNotFoundError):  # renamed meanwhile
+            sizes.append(path.stat().st_size)
+    descriptors = Path(f"/proc/{pid}/fd")
+    for fd in descriptors.iterdir() if descriptors.is_dir() else ():
+        with contextlib.suppress(OSError):  # closed meanwhile
+            target = os.readlink(fd)
+            if target.startswith(f"{root}{os.sep}") and target.endswith(" (deleted)"):
+                sizes.append(fd.stat().st_size)
+    return sizes
+
+
+#: Whether this system writes bodies to unnamed files (Linux, and a file system that can).
+def _can_write_unnamed_files() -> bool:
+    fd = unnamed.create_unnamed(tempfile.gettempdir())
+    if fd is None:
+        return False
+    os.close(fd)
+    return True
+
+
+UNNAMED_FILES = _can_write_unnamed_files()
 
 
 # --- fetch --save, end to end --------------------------------------------------------------
@@ -305,14 +337,9 @@ def test_ctrl_c_leaves_no_partial_file_and_complete_lines(
     assert process.stdout is not None and process.stderr is not None
 
     # Both partial bodies are being written: their first chunk is in their
-    # temporary files (those of the small files come and go).
-    def partial() -> list[Path]:
-        big = []
-        for path in temporary_files(tmp_path):
-            with contextlib.suppress(FileNotFoundError):  # renamed meanwhile
-                if path.stat().st_size >= _save.CHUNK:
-                    big.append(path)
-        return big
+    # files, not yet named (those of the small files come and go).
+    def partial() -> list[int]:
+        return [size for size in sizes_being_written(tmp_path, process.pid) if size >= _save.CHUNK]
 
     out = LineReader(process.stdout)  # type: ignore[arg-type]
     first = json.loads(out.next())
@@ -485,14 +512,19 @@ def test_a_short_body_is_caught_without_urllib3s_check(tmp_path: Path) -> None:
     assert saver.save(head, str(tmp_path / "g")).bytes == 0
 
 
-def test_abandon_removes_temporary_files_and_refuses_new_ones(tmp_path: Path) -> None:
+@pytest.mark.parametrize("unnamed", [True, False], ids=["unnamed", "temporary-name"])
+def test_abandon_removes_temporary_files_and_refuses_new_ones(
+    tmp_path: Path, unnamed: bool
+) -> None:
     saver = Saver(str(tmp_path))
     saver.prepare()
+    saver.unnamed = unnamed
     response = _response(b"x" * 10, {})
+    named = not unnamed or not UNNAMED_FILES
 
     def interrupted(chunk_size: int) -> Any:
         yield b"12345"
-        assert len(temporary_files(tmp_path)) == 1
+        assert len(temporary_files(tmp_path)) == (1 if named else 0)
         saver.abandon()  # as Ctrl-C does, while this body is being written
         assert temporary_files(tmp_path) == []
         yield b"67890"
@@ -503,6 +535,74 @@ def test_abandon_removes_temporary_files_and_refuses_new_ones(tmp_path: Path) ->
     with pytest.raises(InterruptedError):
         saver.save(_response(b"x", {}), str(tmp_path / "g"))
     assert os.listdir(tmp_path) == []
+
+
+def _watched(body: list[bytes], look: Any) -> requests.Response:
+    """A response whose body calls ``look()`` after its first piece."""
+    response = _response(b"".join(body), {})
+
+    def pieces(chunk_size: int) -> Any:
+        yield body[0]
+        look()
+        yield from body[1:]
+
+    response.iter_content = pieces  # type: ignore[method-assign]
+    return response
+
+
+@pytest.mark.skipif(not UNNAMED_FILES, reason="no unnamed files (O_TMPFILE) here")
+def test_a_body_has_no_name_in_the_directory_until_it_is_whole(tmp_path: Path) -> None:
+    saver = Saver(str(tmp_path))
+    saver.prepare()
+    seen: list[list[str]] = []
+    response = _watched([b"12345", b"67890"], lambda: seen.append(os.listdir(tmp_path)))
+    saved = saver.save(response, str(tmp_path / "f"))
+    assert seen == [[]]  # half written: nothing in the directory, not even a temporary name
+    assert saved.path == str(tmp_path / "f")
+    assert os.listdir(tmp_path) == ["f"]
+    assert (tmp_path / "f").read_bytes() == b"1234567890"
+    assert oct((tmp_path / "f").stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+
+
+@pytest.mark.parametrize("unnamed", [True, False], ids=["unnamed", "temporary-name"])
+def test_a_file_there_is_replaced_whole_or_kept(tmp_path: Path, unnamed: bool) -> None:
+    saver = Saver(str(tmp_path))
+    saver.prepare()
+    saver.unnamed = unnamed
+    target = tmp_path / "f"
+    target.write_bytes(b"old")
+    seen: list[bytes] = []
+    response = _watched([b"new ", b"body"], lambda: seen.append(target.read_bytes()))
+    saver.save(response, str(target))
+    assert seen == [b"old"]  # until the new body is whole, the old file is there as it was
+    assert target.read_bytes() == b"new body"
+    assert every_file(tmp_path) == [target]
+
+    broken = _response(b"abc", {"Content-Length": "10"})
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        saver.save(broken, str(target))
+    assert target.read_bytes() == b"new body"
+    assert every_file(tmp_path) == [target]
+
+
+def test_where_unnamed_files_cannot_be_made_a_temporary_name_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(unnamed, "_O_TMPFILE", 0)  # a system without them
+    saver = Saver(str(tmp_path))
+    saver.prepare()
+    seen: list[list[Path]] = []
+    response = _watched([b"12345", b"67890"], lambda: seen.append(temporary_files(tmp_path)))
+    saver.save(response, str(tmp_path / "f"))
+    assert len(seen[0]) == 1
+    assert every_file(tmp_path) == [tmp_path / "f"]
+    assert (tmp_path / "f").read_bytes() == b"1234567890"
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def test_a_symbolic_link_out_of_the_directory_is_not_followed(

@@ -7,8 +7,10 @@ Used by ``requests-futures fetch --save DIR``::
     session.get(url, stream=True, background_callback=saver.callback(path))
 
 A name comes from the URL alone and is made safe first: nothing is ever
-written outside the directory.  A body is written to a temporary file in the
-target's directory and renamed into place only once all of it arrived.
+written outside the directory.  A body is written to a file that gets its
+name only once all of it arrived: on Linux a file with no name until then
+(:mod:`.unnamed`), elsewhere a temporary file in the target's directory,
+renamed into place.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from urllib.parse import unquote, urlsplit
 from requests.exceptions import ChunkedEncodingError
 
 from .splicing import splice_body
+from .unnamed import create_unnamed, give_name
 
 if TYPE_CHECKING:  # pragma: no cover
     from requests import Response
@@ -154,6 +157,8 @@ class Saver:
         self._temporary: set[str] = set()
         self._lock = threading.Lock()
         self._abandoned = False
+        #: Write each body to an unnamed file where the system can (Linux).
+        self.unnamed = True
         # File operations under way outside the lock; abandon() waits for them.
         self._operations = 0
         self._settled = threading.Condition(self._lock)
@@ -259,31 +264,45 @@ class Saver:
     def _write(self, response: Response, path: str) -> int:
         folder = self._folder(path)
         with self._operation():
-            fd, temporary = _create_temporary(folder)
-            with self._lock:
-                self._temporary.add(temporary)
+            # Unnamed until whole where the system allows it (see .unnamed),
+            # else under a temporary name, renamed into place at the end.
+            fd = create_unnamed(folder) if self.unnamed else None
+            temporary = None
+            if fd is None:
+                fd, temporary = _create_temporary(folder)
+                with self._lock:
+                    self._temporary.add(temporary)
         try:
             try:
                 size = splice_body(response, fd, self._count)
                 if size is None:
                     with os.fdopen(fd, "wb", closefd=False) as file:
                         size = self._copy(response, file)
+                if temporary is None:
+                    with self._operation():
+                        give_name(fd, path, lambda: _temporary_path(folder))
             finally:
                 os.close(fd)
-            with self._operation():
-                with self._lock:
-                    # Renamed only if abandon() has not removed it meanwhile.
-                    ours = temporary in self._temporary
-                    self._temporary.discard(temporary)
-                if ours:
-                    os.replace(temporary, path)
-                    return size
-            raise InterruptedError("the run was stopped")
+            if temporary is not None:
+                # Closed first: Windows renames no file that is open.
+                self._rename(temporary, path)
+            return size
         except BaseException:
-            with self._lock:
-                self._temporary.discard(temporary)
-            _remove(temporary)
+            if temporary is not None:
+                with self._lock:
+                    self._temporary.discard(temporary)
+                _remove(temporary)
             raise
+
+    def _rename(self, temporary: str, path: str) -> None:
+        with self._operation():
+            with self._lock:
+                # Renamed only if abandon() has not removed it meanwhile.
+                ours = temporary in self._temporary
+                self._temporary.discard(temporary)
+            if not ours:
+                raise InterruptedError("the run was stopped")
+            os.replace(temporary, path)
 
     @contextlib.contextmanager
     def _operation(self) -> Iterator[None]:
@@ -345,13 +364,17 @@ def _check_length(response: Response) -> None:
         )
 
 
+def _temporary_path(folder: str) -> str:
+    return os.path.join(folder, f"{TEMP_PREFIX}{secrets.token_hex(8)}{TEMP_SUFFIX}")
+
+
 def _create_temporary(folder: str) -> tuple[int, str]:
     """Create a new temporary file in ``folder``; its descriptor, open for writing, and path.
 
     Not ``tempfile.mkstemp``: its files are private (mode 0600), and the file
     saved is the temporary file renamed, so it gets the usual mode here.
     """
-    path = os.path.join(folder, f"{TEMP_PREFIX}{secrets.token_hex(8)}{TEMP_SUFFIX}")
+    path = _temporary_path(folder)
     # O_BINARY: on Windows a descriptor is in text mode unless told otherwise.
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     return os.open(path, flags, 0o666), path
