@@ -12,7 +12,6 @@ import shlex
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -22,9 +21,10 @@ import pytest
 import requests
 import urllib3
 
-from requests_futures._cli import main, splicing, unnamed
+from requests_futures._cli import main, naming, splicing, unnamed
 from requests_futures._cli import saving as _save
-from requests_futures._cli.saving import Saver, relative_path, safe_name
+from requests_futures._cli.naming import relative_path, safe_name
+from requests_futures._cli.saving import Saver
 
 from .conftest import LONG
 from .faults import FaultServer
@@ -70,17 +70,6 @@ def sizes_being_written(root: Path, pid: int) -> list[int]:
 
 
 #: Whether this system writes bodies to unnamed files (Linux, and a file system that can).
-def _can_write_unnamed_files() -> bool:
-    fd = unnamed.create_unnamed(tempfile.gettempdir())
-    if fd is None:
-        return False
-    os.close(fd)
-    return True
-
-
-UNNAMED_FILES = _can_write_unnamed_files()
-
-
 # --- fetch --save, end to end --------------------------------------------------------------
 
 
@@ -408,11 +397,11 @@ def test_safe_name(text: str, expected: str) -> None:
 
 
 def test_safe_name_cuts_long_names_keeping_the_extension() -> None:
-    assert safe_name("x" * 300 + ".tar") == "x" * (_save.MAX_NAME - 4) + ".tar"
+    assert safe_name("x" * 300 + ".tar") == "x" * (naming.MAX_NAME - 4) + ".tar"
     long_extension = "x." + "y" * 300
-    assert safe_name(long_extension) == long_extension[: _save.MAX_NAME]
+    assert safe_name(long_extension) == long_extension[: naming.MAX_NAME]
     two_bytes = safe_name("é" * 300)
-    assert len(two_bytes.encode()) <= _save.MAX_NAME and set(two_bytes) == {"é"}
+    assert len(two_bytes.encode()) <= naming.MAX_NAME and set(two_bytes) == {"é"}
 
 
 def test_relative_path() -> None:
@@ -448,14 +437,14 @@ def test_reserving_one_name_many_times_takes_a_step_each(
 ) -> None:
     # 200 URLs ending in /bytes took 20,000 tries (a tenth of fetch --save's time).
     tries = 0
-    original = _save._numbered
+    original = _save.numbered
 
     def numbered(name: str, n: int) -> str:
         nonlocal tries
         tries += 1
         return original(name, n)
 
-    monkeypatch.setattr(_save, "_numbered", numbered)
+    monkeypatch.setattr(_save, "numbered", numbered)
     for layout in ("name", "path"):
         saver = Saver(str(tmp_path), layout)  # type: ignore[arg-type]
         names = [saver.reserve(f"http://h.invalid/d/bytes?file={n}") for n in range(2000)]
@@ -517,10 +506,10 @@ def test_abandon_removes_temporary_files_and_refuses_new_ones(
     tmp_path: Path, unnamed: bool
 ) -> None:
     saver = Saver(str(tmp_path))
-    saver.prepare()
-    saver.unnamed = unnamed
+    saver.prepare()  # finds out whether unnamed files work here
+    saver.unnamed = saver.unnamed and unnamed
     response = _response(b"x" * 10, {})
-    named = not unnamed or not UNNAMED_FILES
+    named = not saver.unnamed
 
     def interrupted(chunk_size: int) -> Any:
         yield b"12345"
@@ -550,10 +539,11 @@ def _watched(body: list[bytes], look: Any) -> requests.Response:
     return response
 
 
-@pytest.mark.skipif(not UNNAMED_FILES, reason="no unnamed files (O_TMPFILE) here")
 def test_a_body_has_no_name_in_the_directory_until_it_is_whole(tmp_path: Path) -> None:
     saver = Saver(str(tmp_path))
     saver.prepare()
+    if not saver.unnamed:
+        pytest.skip("no unnamed files (O_TMPFILE, linked through /proc) here")
     seen: list[list[str]] = []
     response = _watched([b"12345", b"67890"], lambda: seen.append(os.listdir(tmp_path)))
     saved = saver.save(response, str(tmp_path / "f"))
@@ -600,9 +590,88 @@ def test_where_unnamed_files_cannot_be_made_a_temporary_name_is_used(
 
 
 def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    # Read, not set and put back: another thread may create a file meanwhile.
+    status = Path("/proc/self/status").read_text()
+    return int(re.search(r"^Umask:\s*(\d+)", status, re.MULTILINE)[1], 8)  # type: ignore[index]
+
+
+def test_where_unnamed_files_cannot_be_named_a_temporary_name_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refused(descriptors: int, fd: int, path: str) -> None:
+        raise PermissionError(1, "Operation not permitted")  # as some sandboxes answer
+
+    monkeypatch.setattr(unnamed, "_link", refused)
+    saver = Saver(str(tmp_path))
+    saver.prepare()
+    assert saver.unnamed is False  # found out once, before any body is fetched
+    assert every_file(tmp_path) == []  # the probe left nothing
+    saver.save(_response(b"abc", {}), str(tmp_path / "f"))
+    assert (tmp_path / "f").read_bytes() == b"abc"
+
+
+class _CloseFails:
+    """The ``os`` module, but ``close`` reports an error after closing (as NFS may)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(os, name)
+
+    def close(self, fd: int) -> None:
+        os.close(fd)
+        raise OSError(5, "Input/output error")
+
+
+@pytest.mark.parametrize("unnamed", [True, False], ids=["unnamed", "temporary-name"])
+def test_an_error_closing_the_file_leaves_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, unnamed: bool
+) -> None:
+    saver = Saver(str(tmp_path))
+    saver.prepare()
+    saver.unnamed = saver.unnamed and unnamed
+    monkeypatch.setattr(_save, "os", _CloseFails())
+    with pytest.raises(OSError, match="Input/output error"):
+        saver.save(_response(b"abc", {}), str(tmp_path / "f"))
+    assert every_file(tmp_path) == []
+
+
+@pytest.mark.parametrize("unnamed", [True, False], ids=["unnamed", "temporary-name"])
+def test_abandon_waits_for_a_file_being_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, unnamed: bool
+) -> None:
+    saver = Saver(str(tmp_path))
+    saver.prepare()
+    saver.unnamed = saver.unnamed and unnamed
+    entered, release = threading.Event(), threading.Event()
+    if saver.unnamed:
+        original: Any = _save.give_name
+        where, name = _save, "give_name"
+    else:
+        original = os.replace
+        where, name = os, "replace"
+
+    def held(*args: Any) -> None:
+        entered.set()
+        assert release.wait(LONG)
+        original(*args)
+
+    monkeypatch.setattr(where, name, held)
+    saving = threading.Thread(target=saver.save, args=(_response(b"abc", {}), str(tmp_path / "f")))
+    saving.start()
+    assert entered.wait(LONG)
+    abandoned = threading.Event()
+    stopper = threading.Thread(target=lambda: (saver.abandon(), abandoned.set()))
+    stopper.start()
+    assert not abandoned.wait(0.2)  # the name is being given: abandon() waits for it
+    release.set()
+    stopper.join(LONG)
+    saving.join(LONG)
+    assert abandoned.is_set()
+    # Named before abandon() returned: whole, and nothing else is left.
+    assert every_file(tmp_path) == [tmp_path / "f"]
+    assert (tmp_path / "f").read_bytes() == b"abc"
+    with pytest.raises(InterruptedError):
+        saver.save(_response(b"x", {}), str(tmp_path / "g"))
+    assert every_file(tmp_path) == [tmp_path / "f"]
 
 
 def test_a_symbolic_link_out_of_the_directory_is_not_followed(

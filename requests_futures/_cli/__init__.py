@@ -7,7 +7,8 @@
 
 :func:`main` takes the arguments as a list, so it can be called in-process.
 Its parts: :mod:`.parser` (the options and their checks), :mod:`.fetch` (the
-``fetch`` command), :mod:`.saving` (``--save``; :mod:`.splicing` and :mod:`.unnamed` on Linux),
+``fetch`` command), :mod:`.saving` (``--save``, names from :mod:`.naming`; :mod:`.splicing` and
+:mod:`.unnamed` on Linux),
 :mod:`.report` (progress and the summary), :mod:`.ctrl_c` (what makes
 Ctrl-C stop at once) and :mod:`.demo`.  Nothing here is imported by ``import requests_futures``.
 """

@@ -19,104 +19,26 @@ import contextlib
 import os
 import secrets
 import threading
-import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, BinaryIO, Literal
-from urllib.parse import unquote, urlsplit
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from requests.exceptions import ChunkedEncodingError
 
+from .naming import Layout, numbered, relative_path
 from .splicing import splice_body
 from .unnamed import create_unnamed, give_name
 
 if TYPE_CHECKING:  # pragma: no cover
     from requests import Response
 
-#: ``--save-as``: the URL's last path segment, or ``host/path/...``.
-Layout = Literal["name", "path"]
-
 #: Bytes read and written at a time: memory use does not grow with the body,
 #: and a large body takes few reads (each read of ``requests``' loop takes and
 #: drops the GIL, which other workers wait for).
 CHUNK = 2**20
 
-#: The longest file name, in UTF-8 bytes; below the usual limit of 255, so
-#: that a ``.N`` suffix still fits.
-MAX_NAME = 200
-
-#: The name given to a URL whose path ends in ``/``.
-INDEX = "index.html"
-
 #: Prefix and suffix of the temporary files (dot files: hidden from ``ls``).
 TEMP_PREFIX, TEMP_SUFFIX = ".rf-", ".part"
-
-# Characters no file name gets: path separators, and the ones Windows refuses.
-# The same rules on every system, so a URL list gives the same names anywhere.
-_UNSAFE = frozenset('/\\<>:"|?*')
-_DEVICES = frozenset(
-    ["CON", "PRN", "AUX", "NUL"] + [f"{kind}{n}" for kind in ("COM", "LPT") for n in range(1, 10)]
-)
-
-
-def safe_name(text: str) -> str:
-    """``text`` made into one file name that stays where it is put.
-
-    Separators, control characters and the characters some systems refuse
-    become ``_``; names made only of dots, or naming a Windows device, gain
-    a ``_``; trailing dots and spaces go; over-long names are cut (keeping a
-    short extension).  An empty result is ``_``.
-    """
-    # Lone surrogates (undecodable bytes in a command-line argument) cannot be
-    # encoded: they become "?", and so "_".
-    text = text.encode("utf-8", "replace").decode("utf-8")
-    name = "".join(
-        "_" if char in _UNSAFE or unicodedata.category(char) == "Cc" else char for char in text
-    )
-    name = name.rstrip(". ")
-    if not name.strip("."):
-        return "_" + name
-    if name.split(".")[0].strip().upper() in _DEVICES:
-        name = "_" + name
-    return _shorten(name, MAX_NAME)
-
-
-def _shorten(name: str, limit: int) -> str:
-    """``name`` cut to ``limit`` UTF-8 bytes, keeping an extension of up to 16 bytes."""
-    if len(name.encode()) <= limit:
-        return name
-    stem, dot, extension = name.rpartition(".")
-    if not dot or not stem or len(extension.encode()) > 16:
-        stem, extension = name, ""
-    else:
-        extension = "." + extension
-    room = limit - len(extension.encode())
-    cut = stem.encode()[:room].decode("utf-8", "ignore")  # never half a character
-    return cut + extension
-
-
-def relative_path(url: str, layout: Layout) -> list[str]:
-    """Where the body of ``url`` goes, as safe path components under the directory.
-
-    ``name``: the last segment of the URL's path, percent-decoded, or
-    :data:`INDEX` when the path ends in ``/``.  ``path``: the host (with its
-    port), then every non-empty segment of the path.  The query is not used.
-    """
-    split = urlsplit(url)
-    segments = split.path.split("/")
-    last = safe_name(unquote(segments[-1])) if segments[-1] else INDEX
-    if layout == "name":
-        return [last]
-    host = safe_name(split.netloc.rpartition("@")[2].lower() or "_")
-    return [host, *(safe_name(unquote(s)) for s in segments[:-1] if s), last]
-
-
-def _numbered(name: str, n: int) -> str:
-    """``name`` with ``.n`` before its extension: ``report.1.pdf``, ``index.2.html``."""
-    stem, dot, extension = name.rpartition(".")
-    if not dot or not stem:
-        return f"{name}.{n}"
-    return f"{stem}.{n}.{extension}"
 
 
 @dataclass(frozen=True)
@@ -137,7 +59,7 @@ class Saver:
     """Saves response bodies under ``root``; every name it hands out is distinct.
 
     :param root: the directory; created if missing.
-    :param layout: how names come from URLs (see :func:`relative_path`).
+    :param layout: how names come from URLs (see :func:`.naming.relative_path`).
     :param save_errors: save the bodies of non-2xx responses too.
     :param chunk: bytes read and written at a time.
     """
@@ -180,6 +102,8 @@ class Saver:
             raise OSError(f"cannot write in {self.root}: {exc.strerror}") from None
         os.close(probe)
         os.unlink(name)
+        if self.unnamed:
+            self.unnamed = _unnamed_files_work(self.root)
 
     def reserve(self, url: str) -> str:
         """The file for ``url``'s body: a path under the directory no other URL got.
@@ -216,7 +140,7 @@ class Saver:
         start = (self._key([*parent, name]), directory)
         n = self._next.get(start, 0)
         while True:
-            candidate = _numbered(name, n) if n else name
+            candidate = numbered(name, n) if n else name
             key = self._key([*parent, candidate])
             if not any(key in names for names in used):
                 self._next[start] = n
@@ -262,8 +186,8 @@ class Saver:
         return folder
 
     def _write(self, response: Response, path: str) -> int:
-        folder = self._folder(path)
         with self._operation():
+            folder = self._folder(path)
             # Unnamed until whole where the system allows it (see .unnamed),
             # else under a temporary name, renamed into place at the end.
             fd = create_unnamed(folder) if self.unnamed else None
@@ -278,38 +202,61 @@ class Saver:
                 if size is None:
                     with os.fdopen(fd, "wb", closefd=False) as file:
                         size = self._copy(response, file)
-                if temporary is None:
-                    with self._operation():
-                        give_name(fd, path, lambda: _temporary_path(folder))
-            finally:
+            except BaseException:
                 os.close(fd)
-            if temporary is not None:
-                # Closed first: Windows renames no file that is open.
+                raise
+            if temporary is None:
+                self._name(fd, path, folder)
+            else:
+                os.close(fd)  # first: Windows renames no file that is open
                 self._rename(temporary, path)
             return size
         except BaseException:
             if temporary is not None:
+                _remove(temporary)  # then forgotten: abandon() may remove it too, never miss it
                 with self._lock:
                     self._temporary.discard(temporary)
-                _remove(temporary)
             raise
+
+    def _name(self, fd: int, path: str, folder: str) -> None:
+        """Give the unnamed file open at ``fd`` the name ``path``, and close it."""
+        closed = False
+        try:
+            with self._operation():
+                give_name(fd, path, lambda: _temporary_path(folder))
+                closed = True
+                try:
+                    os.close(fd)
+                except OSError:
+                    # A write error told only now (a network file system):
+                    # what is under the name is not whole.
+                    _remove(path)
+                    raise
+        finally:
+            if not closed:
+                os.close(fd)
 
     def _rename(self, temporary: str, path: str) -> None:
         with self._operation():
             with self._lock:
                 # Renamed only if abandon() has not removed it meanwhile.
-                ours = temporary in self._temporary
+                if temporary not in self._temporary:
+                    raise InterruptedError("the run was stopped")
+            try:
+                os.replace(temporary, path)
+            except BaseException:
+                _remove(temporary)  # before abandon() can return
+                raise
+            with self._lock:
                 self._temporary.discard(temporary)
-            if not ours:
-                raise InterruptedError("the run was stopped")
-            os.replace(temporary, path)
 
     @contextlib.contextmanager
     def _operation(self) -> Iterator[None]:
         """Run a file operation outside the lock, but never after abandon() has returned.
 
         (Creating or renaming a file takes long enough that eight workers
-        doing it under the lock queued behind each other.)
+        doing it under the lock queued behind each other.)  So abandon()
+        must not be called from inside one: by a saving thread, say.
         """
         with self._lock:
             if self._abandoned:
@@ -378,6 +325,26 @@ def _create_temporary(folder: str) -> tuple[int, str]:
     # O_BINARY: on Windows a descriptor is in text mode unless told otherwise.
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     return os.open(path, flags, 0o666), path
+
+
+def _unnamed_files_work(folder: str) -> bool:
+    """Whether an unnamed file can be made in ``folder`` and given a name there.
+
+    (Linking through ``/proc/self/fd`` may be refused where ``O_TMPFILE``
+    works: some sandboxes.)  The probe's file is removed.
+    """
+    fd = create_unnamed(folder)
+    if fd is None:
+        return False
+    probe = _temporary_path(folder)
+    try:
+        give_name(fd, probe, lambda: _temporary_path(folder))
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    _remove(probe)
+    return True
 
 
 def _remove(path: str) -> None:
