@@ -589,6 +589,39 @@ def test_where_unnamed_files_cannot_be_made_a_temporary_name_is_used(
     assert (tmp_path / "f").read_bytes() == b"1234567890"
 
 
+@pytest.mark.parametrize("unnamed", [True, False], ids=["unnamed", "temporary-name"])
+def test_a_directory_under_the_name_fails_that_url_and_leaves_nothing(
+    tmp_path: Path, unnamed: bool
+) -> None:
+    saver = Saver(str(tmp_path))
+    saver.prepare()
+    saver.unnamed = saver.unnamed and unnamed
+    (tmp_path / "f").mkdir()
+    with pytest.raises(OSError):  # IsADirectoryError, from the rename over it
+        saver.save(_response(b"abc", {}), str(tmp_path / "f"))
+    assert [p.name for p in tmp_path.iterdir()] == ["f"]  # no temporary name left
+    assert list((tmp_path / "f").iterdir()) == []
+
+
+def test_a_saver_told_not_to_use_unnamed_files_does_not_probe(tmp_path: Path) -> None:
+    saver = Saver(str(tmp_path) + os.sep)  # a trailing separator: the same directory
+    saver.unnamed = False
+    saver.prepare()
+    assert saver.unnamed is False
+    seen: list[list[Path]] = []
+    response = _watched([b"12", b"34"], lambda: seen.append(temporary_files(tmp_path)))
+    path = saver.reserve("http://h.invalid/f")
+    assert saver.save(response, path).path == path
+    assert len(seen[0]) == 1
+    assert every_file(tmp_path) == [tmp_path / "f"]
+
+
+def test_no_unnamed_file_where_it_cannot_be_made(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_bytes(b"")
+    assert unnamed.create_unnamed(str(tmp_path / "a-file")) is None  # not a directory
+    assert unnamed.create_unnamed(str(tmp_path / "missing")) is None
+
+
 def _umask() -> int:
     # Read, not set and put back: another thread may create a file meanwhile.
     status = Path("/proc/self/status").read_text()

@@ -237,11 +237,9 @@ class Saver:
                 os.close(fd)
 
     def _rename(self, temporary: str, path: str) -> None:
+        # abandon() removes no temporary file while an operation is under way,
+        # and one that has started refuses to let this one begin.
         with self._operation():
-            with self._lock:
-                # Renamed only if abandon() has not removed it meanwhile.
-                if temporary not in self._temporary:
-                    raise InterruptedError("the run was stopped")
             try:
                 os.replace(temporary, path)
             except BaseException:
