@@ -468,6 +468,18 @@ def test_prepare_refuses_what_is_not_a_writable_directory(tmp_path: Path) -> Non
     assert os.listdir(tmp_path / "new" / "dir") == []
 
 
+#: Each way a body is kept until whole: an unnamed file (Linux), or a temporary name.
+BOTH_WAYS = pytest.mark.parametrize("unnamed", [True, False], ids=["unnamed", "temporary-name"])
+
+
+def _prepared(root: Path, unnamed: bool) -> Saver:
+    """A prepared Saver over ``root``: with unnamed files if asked and they work here."""
+    saver = Saver(str(root))
+    saver.prepare()  # finds out whether unnamed files work here
+    saver.unnamed = saver.unnamed and unnamed
+    return saver
+
+
 def _response(body: bytes, headers: dict[str, str], status: int = 200) -> requests.Response:
     """A streamed response over ``body``, urllib3 not checking its length (as 1.26 does not)."""
     response = requests.Response()
@@ -501,13 +513,11 @@ def test_a_short_body_is_caught_without_urllib3s_check(tmp_path: Path) -> None:
     assert saver.save(head, str(tmp_path / "g")).bytes == 0
 
 
-@pytest.mark.parametrize("unnamed", [True, False], ids=["unnamed", "temporary-name"])
+@BOTH_WAYS
 def test_abandon_removes_temporary_files_and_refuses_new_ones(
     tmp_path: Path, unnamed: bool
 ) -> None:
-    saver = Saver(str(tmp_path))
-    saver.prepare()  # finds out whether unnamed files work here
-    saver.unnamed = saver.unnamed and unnamed
+    saver = _prepared(tmp_path, unnamed)
     response = _response(b"x" * 10, {})
     named = not saver.unnamed
 
@@ -554,11 +564,9 @@ def test_a_body_has_no_name_in_the_directory_until_it_is_whole(tmp_path: Path) -
     assert oct((tmp_path / "f").stat().st_mode & 0o777) == oct(0o666 & ~_umask())
 
 
-@pytest.mark.parametrize("unnamed", [True, False], ids=["unnamed", "temporary-name"])
+@BOTH_WAYS
 def test_a_file_there_is_replaced_whole_or_kept(tmp_path: Path, unnamed: bool) -> None:
-    saver = Saver(str(tmp_path))
-    saver.prepare()
-    saver.unnamed = unnamed
+    saver = _prepared(tmp_path, unnamed)
     target = tmp_path / "f"
     target.write_bytes(b"old")
     seen: list[bytes] = []
@@ -589,13 +597,11 @@ def test_where_unnamed_files_cannot_be_made_a_temporary_name_is_used(
     assert (tmp_path / "f").read_bytes() == b"1234567890"
 
 
-@pytest.mark.parametrize("unnamed", [True, False], ids=["unnamed", "temporary-name"])
+@BOTH_WAYS
 def test_a_directory_under_the_name_fails_that_url_and_leaves_nothing(
     tmp_path: Path, unnamed: bool
 ) -> None:
-    saver = Saver(str(tmp_path))
-    saver.prepare()
-    saver.unnamed = saver.unnamed and unnamed
+    saver = _prepared(tmp_path, unnamed)
     (tmp_path / "f").mkdir()
     with pytest.raises(OSError):  # IsADirectoryError, from the rename over it
         saver.save(_response(b"abc", {}), str(tmp_path / "f"))
@@ -654,26 +660,22 @@ class _CloseFails:
         raise OSError(5, "Input/output error")
 
 
-@pytest.mark.parametrize("unnamed", [True, False], ids=["unnamed", "temporary-name"])
+@BOTH_WAYS
 def test_an_error_closing_the_file_leaves_no_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, unnamed: bool
 ) -> None:
-    saver = Saver(str(tmp_path))
-    saver.prepare()
-    saver.unnamed = saver.unnamed and unnamed
+    saver = _prepared(tmp_path, unnamed)
     monkeypatch.setattr(_save, "os", _CloseFails())
     with pytest.raises(OSError, match="Input/output error"):
         saver.save(_response(b"abc", {}), str(tmp_path / "f"))
     assert every_file(tmp_path) == []
 
 
-@pytest.mark.parametrize("unnamed", [True, False], ids=["unnamed", "temporary-name"])
+@BOTH_WAYS
 def test_abandon_waits_for_a_file_being_named(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, unnamed: bool
 ) -> None:
-    saver = Saver(str(tmp_path))
-    saver.prepare()
-    saver.unnamed = saver.unnamed and unnamed
+    saver = _prepared(tmp_path, unnamed)
     entered, release = threading.Event(), threading.Event()
     if saver.unnamed:
         original: Any = _save.give_name
