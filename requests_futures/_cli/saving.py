@@ -170,12 +170,11 @@ class Saver:
 
     def _folder(self, path: str) -> str:
         """The directory of ``path``, created if missing; symbolic links not followed."""
-        folder = os.path.dirname(path)
-        if folder == self.root:  # --save-as name: nothing to create
-            return folder
+        if os.path.dirname(path) == self.root:  # --save-as name: nothing to create
+            return self.root
         folder = self.root
         relative = os.path.relpath(os.path.dirname(path), self.root)
-        if relative == os.curdir:  # --save-as name: nothing to create
+        if relative == os.curdir:  # the same folder, spelled otherwise ("DIR/")
             return folder
         for part in relative.split(os.sep):
             folder = os.path.join(folder, part)
