@@ -30,10 +30,11 @@ _DESCRIPTORS = "/proc/self/fd"
 def create_unnamed(folder: str) -> int | None:
     """A new unnamed file in ``folder``, open for writing; None where that cannot be done.
 
-    (Not on this system, not on this file system, or no ``/proc`` to name it
-    through later.)
+    (Not on this system, or not on this file system.)  Whether it can be
+    named later, through ``/proc``, is for the caller to find out once:
+    ``Saver.prepare()`` names a probe.
     """
-    if not _O_TMPFILE or not os.path.isdir(_DESCRIPTORS):
+    if not _O_TMPFILE:
         return None
     try:
         return os.open(folder, os.O_WRONLY | _O_TMPFILE, 0o666)
