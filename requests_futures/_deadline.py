@@ -124,6 +124,11 @@ class Deadline:
 
     def arm(self, future: Future[Any]) -> None:
         self._future = future
+        if not self._armed:
+            # The request ended before it was armed (a worker quicker than
+            # its submitter): no heap entry to hold the future until ``at``.
+            self._future = None
+            return
         _watchdog.call_at(self.at, self)
 
     @property

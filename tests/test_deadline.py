@@ -527,6 +527,37 @@ def test_a_deadline_met_keeps_no_response_alive(server: LoopbackServer) -> None:
             assert eventually(lambda r=response: gc.collect() >= 0 and r() is None)
 
 
+class _AtSubmission(concurrent.futures.Executor):
+    """Runs each request in ``submit()``: it ends before its deadline is armed."""
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as exc:  # noqa: BLE001 - handed to the future, like any executor
+            future.set_exception(exc)
+        return future
+
+
+def test_a_request_ending_before_its_deadline_is_armed_is_not_held(
+    server: LoopbackServer,
+) -> None:
+    # Without the garbage collector: the watchdog's entry must not keep the
+    # future (and its response) until the deadline, 60 s away.
+    import gc
+    import weakref
+
+    gc.disable()
+    try:
+        with FuturesSession(executor=_AtSubmission()) as session:
+            future = session.get(server.url + "/echo", deadline=60)
+            response = weakref.ref(future.result(timeout=0))
+            del future
+            assert response() is None
+    finally:
+        gc.enable()
+
+
 def test_an_aborted_connection_is_never_reused(stall: StallServer) -> None:
     with FuturesSession(max_workers=1) as session:
         stall.mode = "trickle"  # headers in, the body never finishes: a pooled-looking socket
